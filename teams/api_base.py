@@ -1,0 +1,59 @@
+"""The base every read-only API viewset builds on: the disclosure policy restricts the
+queryset, hidden rows answer 404, and each page or record shown is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import QuerySet
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.services import record_list, record_read
+from teams.disclosure import restrict
+
+def case_id_of(obj: models.Model) -> int | None:
+    if obj._meta.label == "casework.Case":
+        return int(obj.pk)
+    case_id = getattr(obj, "case_id", None)
+    return int(case_id) if case_id is not None else None
+
+
+def int_query_param(request: Request, name: str) -> int | None:
+    """Read an optional integer filter; a bad value is a 400 naming the parameter."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"Enter a whole number, not {raw!r}."]}) from None
+    if value < 1:
+        raise ValidationError({name: ["Enter a positive id."]})
+    return value
+
+
+class RestrictedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    base_queryset: QuerySet[Any]
+    serializer_class: type[serializers.BaseSerializer]  # type: ignore[type-arg]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return restrict(self.base_queryset.all(), self.request.user)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        record_list(request.user, queryset.model, [row.pk for row in rows])
+        serializer = self.get_serializer(rows, many=True)
+        if page is not None:
+            return self.get_paginated_response(serializer.data)
+        return Response(serializer.data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        record_read(request.user, instance, case_id=case_id_of(instance))
+        return Response(self.get_serializer(instance).data)

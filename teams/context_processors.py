@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from teams.roles import Role
+from teams.selectors import active_roles
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """The roles the signed-in user holds, so the layout can offer what fits them."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    roles = active_roles(user)
+    return {
+        "nav_roles": sorted(Role(role).label for role in roles),
+        "nav_can_read_cases": bool(roles) and not user.is_staff,
+        "nav_is_system_admin": user.is_staff,
+    }

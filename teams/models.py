@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from teams.roles import Role
+
+
+class User(AbstractUser):
+    """A person who signs in. Their roles come from team memberships, not from the account:
+    the same person can be an officer on one team and a guest on another."""
+
+    job_title = models.CharField(max_length=120, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["last_name", "first_name", "username"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_system_admin(self) -> bool:
+        """Manages accounts and teams; reads no case content (DESIGN rule 8)."""
+        return self.is_staff
+
+
+class Team(models.Model):
+    """A multidisciplinary team (MDT) working a caseload out of one office."""
+
+    name = models.CharField(max_length=120, unique=True)
+    office = models.CharField(max_length=160)
+    jurisdiction = models.CharField(max_length=160)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def active(self, on: object | None = None) -> MembershipQuerySet:
+        day = on or timezone.localdate()
+        return self.filter(active_from__lte=day).filter(
+            Q(active_to__isnull=True) | Q(active_to__gte=day)
+        )
+
+
+class Membership(models.Model):
+    """A user's role on a team, for a period. Ending a membership sets `active_to`; the row
+    stays so that the audit trail can still say who was on the team when."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    active_from = models.DateField(default=timezone.localdate)
+    active_to = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["team__name", "role", "user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active_to__isnull=True) | Q(active_to__gte=models.F("active_from")),
+                name="membership_ends_after_it_starts",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "team", "role"],
+                condition=Q(active_to__isnull=True),
+                name="one_open_membership_per_role",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "team"], name="membership_user_team"),
+            models.Index(fields=["team", "role"], name="membership_team_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_role_display()} on {self.team}"
+
+
+class MeetingStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    HELD = "held", "Held"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ReviewMeeting(models.Model):
+    """A case staffing meeting of one team."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="meetings")
+    title = models.CharField(max_length=160, default="MDT case review")
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveSmallIntegerField(default=60)
+    location = models.CharField(max_length=200, blank=True)
+    call_link = models.URLField(blank=True)
+    status = models.CharField(
+        max_length=12, choices=MeetingStatus.choices, default=MeetingStatus.SCHEDULED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    attendees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="MeetingAttendee", related_name="review_meetings"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["team", "starts_at"], name="meeting_team_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(location="") | ~Q(call_link=""), name="meeting_has_place_or_link"
+            ),
+            models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="meeting_has_length"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} - {self.title} ({self.starts_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class Rsvp(models.TextChoices):
+    PENDING = "pending", "No answer yet"
+    ATTENDING = "attending", "Attending"
+    DECLINED = "declined", "Declined"
+    TENTATIVE = "tentative", "Tentative"
+
+
+class MeetingAttendee(models.Model):
+    meeting = models.ForeignKey(
+        ReviewMeeting, on_delete=models.CASCADE, related_name="attendance"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="meeting_attendance"
+    )
+    rsvp = models.CharField(max_length=12, choices=Rsvp.choices, default=Rsvp.PENDING)
+    attended = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["meeting", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "user"], name="attendee_once_per_meeting")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.meeting}"

@@ -1,0 +1,33 @@
+"""Reads about people and teams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from teams.models import Membership, ReviewMeeting, User
+from teams.roles import Role
+
+
+def active_roles(user: Any) -> set[str]:
+    """The roles the user holds today on any team."""
+    if not (user.is_authenticated and user.is_active):
+        return set()
+    return set(Membership.objects.active().filter(user=user).values_list("role", flat=True))
+
+
+def teams_where(user: User, role: Role) -> Any:
+    return Membership.objects.active().filter(user=user, role=role).values("team_id")
+
+
+def upcoming_meetings(user: User, limit: int = 5) -> list[ReviewMeeting]:
+    from django.utils import timezone
+
+    return list(
+        ReviewMeeting.objects.filter(
+            team_id__in=Membership.objects.active().filter(user=user).values("team_id"),
+            starts_at__gte=timezone.now(),
+        )
+        .exclude(status="cancelled")
+        .select_related("team")
+        .order_by("starts_at")[:limit]
+    )
