@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Name the database and Redis the run used, read from the servers themselves."""
+    return [f"database: {_database_version()}", f"redis: {_redis_version()}"]
+
+
+def _database_version() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        row = cursor.fetchone()
+    connection.close()
+    return f"PostgreSQL {row[0] if row else 'unknown'} ({url.rsplit('@', 1)[-1]})"
+
+
+def _redis_version() -> str:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return "not started (run the suite with `make test`)"
+    import redis
+
+    info: Any = redis.Redis.from_url(url).info("server")
+    return f"Redis {info['redis_version']} ({url})"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # Hashing passwords at full strength would dominate the suite's run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The manifest storage needs collectstatic; the tests serve assets from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
