@@ -40,7 +40,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 typecheck: install-dev
-	$(BIN)/mypy .
+	DEBUG=1 $(BIN)/mypy .
 
 migrations-check: install-dev
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run

@@ -7,7 +7,7 @@ from audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the trail is append-only, even for superusers."""
 
     list_display = ["occurred_at", "actor_username", "action", "target_type", "outcome"]

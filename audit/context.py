@@ -14,6 +14,8 @@ class RequestContext:
     user_agent: str = ""
 
 
+# The default is a frozen dataclass, so sharing one instance between contexts is safe.
 current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "audit_request_context", default=RequestContext()
+    "audit_request_context",
+    default=RequestContext(),  # noqa: B039
 )

@@ -6,9 +6,9 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 
-from teams.api_base import RestrictedReadOnlyViewSet, int_query_param
 from casework.models import Case, CaseNote, Supervisee
 from casework.serializers import CaseNoteSerializer, CaseSerializer, SuperviseeSerializer
+from teams.api_base import RestrictedReadOnlyViewSet, int_query_param
 
 
 class CaseViewSet(RestrictedReadOnlyViewSet):

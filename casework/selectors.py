@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from teams.disclosure import restrict
 from casework.models import Case, CaseDecision, CaseNote, Supervisee
+from teams.disclosure import restrict
 from teams.roles import Role
 from teams.selectors import teams_where
 

@@ -4,16 +4,16 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
 from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from audit.services import record_list, record_read
 from casework import selectors
-from teams.disclosure import get_visible_or_404
 from casework.models import Case, CaseStatus
 from casework.panels import panels_for
+from teams.disclosure import get_visible_or_404
 from teams.models import Team, User
 from teams.roles import Role
 from teams.selectors import active_roles, upcoming_meetings
@@ -52,7 +52,6 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "casework/case_detail.html", context)
 
 
-
 DASHBOARD_ROWS = 10
 
 
@@ -74,7 +73,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         sections.append(_section("My teams' cases", selectors.supervised_cases(user), "sup"))
     if Role.TREATMENT in roles:
         sections.append(
-            _section("Cases I provide treatment on", selectors.team_cases(user, Role.TREATMENT), "tx")
+            _section(
+                "Cases I provide treatment on", selectors.team_cases(user, Role.TREATMENT), "tx"
+            )
         )
     if Role.POLYGRAPH in roles:
         sections.append(
@@ -90,7 +91,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _section(title: str, cases: Any, key: str) -> dict[str, Any]:
-    return {"title": title, "key": key, "total": cases.count(), "cases": list(cases[:DASHBOARD_ROWS])}
+    return {
+        "title": title,
+        "key": key,
+        "total": cases.count(),
+        "cases": list(cases[:DASHBOARD_ROWS]),
+    }
 
 
 def _admin_dashboard(request: HttpRequest) -> HttpResponse:

@@ -28,5 +28,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks["scheduler_seconds_since_heartbeat"] = (
         round((timezone.now() - seen).total_seconds()) if seen else None
     )
-    return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
+    )

@@ -88,8 +88,18 @@ class Postgres:
         data = self.dir / "data"
         subprocess.run(
             as_postgres(
-                [str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                 "-E", "UTF8", "--no-sync"]
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
             ),
             check=True,
             stdout=subprocess.DEVNULL,
@@ -101,8 +111,17 @@ class Postgres:
         )
         subprocess.run(
             as_postgres(
-                [str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"),
-                 "-o", options, "-w", "start"]
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.dir / "log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "start",
+                ]
             ),
             check=True,
             stdout=subprocess.DEVNULL,
@@ -128,8 +147,19 @@ class Redis:
     def start(self) -> str:
         self.dir.mkdir()
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.dir), "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 15

@@ -13,6 +13,6 @@ from django.http import HttpRequest
 from teams.disclosure import restrict
 
 
-class RestrictedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RestrictedAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return restrict(super().get_queryset(request), request.user)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from audit.services import record_list, record_read
 from teams.disclosure import restrict
 
+
 def case_id_of(obj: models.Model) -> int | None:
     if obj._meta.label == "casework.Case":
         return int(obj.pk)
@@ -25,7 +26,7 @@ def case_id_of(obj: models.Model) -> int | None:
 def int_query_param(request: Request, name: str) -> int | None:
     """Read an optional integer filter; a bad value is a 400 naming the parameter."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     try:
         value = int(raw)
@@ -36,9 +37,9 @@ def int_query_param(request: Request, name: str) -> int | None:
     return value
 
 
-class RestrictedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class RestrictedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     base_queryset: QuerySet[Any]
-    serializer_class: type[serializers.BaseSerializer]  # type: ignore[type-arg]
+    serializer_class: type[serializers.BaseSerializer]
 
     def get_queryset(self) -> QuerySet[Any]:
         return restrict(self.base_queryset.all(), self.request.user)

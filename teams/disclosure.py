@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404
@@ -91,7 +92,7 @@ def get_visible_or_404(queryset: QuerySet[M], user: User | AnonymousUser, **look
     """Fetch one row the user may see; a hidden row answers exactly like a missing one."""
     try:
         return restrict(queryset, user).get(**lookup)
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:
         raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from None
 
 

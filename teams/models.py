@@ -16,7 +16,7 @@ class User(AbstractUser):
     job_title = models.CharField(max_length=120, blank=True)
     phone = models.CharField(max_length=40, blank=True)
 
-    class Meta(AbstractUser.Meta):
+    class Meta:
         swappable = "AUTH_USER_MODEL"
         ordering = ["last_name", "first_name", "username"]
 
@@ -110,7 +110,7 @@ class ReviewMeeting(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
-    attendees = models.ManyToManyField(
+    attendees: models.ManyToManyField[User, MeetingAttendee] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="MeetingAttendee", related_name="review_meetings"
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -137,9 +137,7 @@ class Rsvp(models.TextChoices):
 
 
 class MeetingAttendee(models.Model):
-    meeting = models.ForeignKey(
-        ReviewMeeting, on_delete=models.CASCADE, related_name="attendance"
-    )
+    meeting = models.ForeignKey(ReviewMeeting, on_delete=models.CASCADE, related_name="attendance")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="meeting_attendance"
     )

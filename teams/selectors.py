@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from teams.models import Membership, ReviewMeeting, User
+from teams.models import Membership, ReviewMeeting
 from teams.roles import Role
 
 
@@ -15,11 +15,11 @@ def active_roles(user: Any) -> set[str]:
     return set(Membership.objects.active().filter(user=user).values_list("role", flat=True))
 
 
-def teams_where(user: User, role: Role) -> Any:
+def teams_where(user: Any, role: Role) -> Any:
     return Membership.objects.active().filter(user=user, role=role).values("team_id")
 
 
-def upcoming_meetings(user: User, limit: int = 5) -> list[ReviewMeeting]:
+def upcoming_meetings(user: Any, limit: int = 5) -> list[ReviewMeeting]:
     from django.utils import timezone
 
     return list(

@@ -13,7 +13,6 @@ from victims.models import Victim
 from victims.serializers import VictimSerializer
 
 
-
 @extend_schema_view(list=extend_schema(parameters=[CASE_FILTER]))
 class VictimViewSet(RestrictedReadOnlyViewSet):
     """Victims on the cases the signed-in user may see; `?case=<id>` narrows to one case.

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from teams.disclosure import DisclosureLevel
 from casework.models import Case
+from teams.disclosure import DisclosureLevel
 
 
 class RelationshipCategory(models.TextChoices):

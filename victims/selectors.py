@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from teams.disclosure import can_see_locating_information, restrict
 from casework.models import Case
 from casework.panels import Panel
+from teams.disclosure import can_see_locating_information, restrict
 from victims.models import CaseVictim, Victim, VictimInput, VictimLocation
 
 

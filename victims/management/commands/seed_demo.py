@@ -35,7 +35,11 @@ from teams.roles import Role
 from victims.models import CaseVictim, RelationshipCategory, Victim, VictimInput, VictimLocation
 
 TEAMS = [
-    ("Hartford North MDT", "Hartford Adult Probation, 80 Washington St", "Hartford Judicial District"),
+    (
+        "Hartford North MDT",
+        "Hartford Adult Probation, 80 Washington St",
+        "Hartford Judicial District",
+    ),
     ("New Haven MDT", "New Haven Adult Probation, 235 Church St", "New Haven Judicial District"),
 ]
 
@@ -43,29 +47,74 @@ TEAMS = [
 PEOPLE: list[tuple[str, str, str, str, list[tuple[int, Role]]]] = [
     ("officer", "Olivia", "Ortiz", "Probation officer", [(0, Role.OFFICER)]),
     ("officer2", "Owen", "Okafor", "Probation officer", [(1, Role.OFFICER)]),
-    ("supervisor", "Sandra", "Silva", "Supervising probation officer",
-     [(0, Role.SUPERVISOR), (1, Role.SUPERVISOR)]),
-    ("advocate", "Alex", "Avery", "Embedded victim representative",
-     [(0, Role.VICTIM_REP), (1, Role.VICTIM_REP)]),
-    ("treatment", "Taylor", "Tran", "Treatment provider",
-     [(0, Role.TREATMENT), (1, Role.TREATMENT)]),
-    ("polygraph", "Pat", "Pereira", "Polygraph examiner",
-     [(0, Role.POLYGRAPH), (1, Role.POLYGRAPH)]),
+    (
+        "supervisor",
+        "Sandra",
+        "Silva",
+        "Supervising probation officer",
+        [(0, Role.SUPERVISOR), (1, Role.SUPERVISOR)],
+    ),
+    (
+        "advocate",
+        "Alex",
+        "Avery",
+        "Embedded victim representative",
+        [(0, Role.VICTIM_REP), (1, Role.VICTIM_REP)],
+    ),
+    (
+        "treatment",
+        "Taylor",
+        "Tran",
+        "Treatment provider",
+        [(0, Role.TREATMENT), (1, Role.TREATMENT)],
+    ),
+    (
+        "polygraph",
+        "Pat",
+        "Pereira",
+        "Polygraph examiner",
+        [(0, Role.POLYGRAPH), (1, Role.POLYGRAPH)],
+    ),
 ]
 
 SUPERVISEES = [
-    ("Marcus", "Bell"), ("Daniel", "Cruz"), ("Kevin", "Dawson"), ("Jordan", "Ellis"),
-    ("Brian", "Foster"), ("Luis", "Garcia"), ("Terrence", "Hale"), ("Samuel", "Ingram"),
-    ("Victor", "Jensen"), ("Raymond", "Kim"), ("Anthony", "Lopez"), ("Gregory", "Moore"),
-    ("Dennis", "Nolan"), ("Patrick", "Owens"), ("Curtis", "Price"), ("Jerome", "Quinn"),
-    ("Wesley", "Reyes"), ("Howard", "Stone"), ("Trevor", "Underwood"), ("Calvin", "Vance"),
+    ("Marcus", "Bell"),
+    ("Daniel", "Cruz"),
+    ("Kevin", "Dawson"),
+    ("Jordan", "Ellis"),
+    ("Brian", "Foster"),
+    ("Luis", "Garcia"),
+    ("Terrence", "Hale"),
+    ("Samuel", "Ingram"),
+    ("Victor", "Jensen"),
+    ("Raymond", "Kim"),
+    ("Anthony", "Lopez"),
+    ("Gregory", "Moore"),
+    ("Dennis", "Nolan"),
+    ("Patrick", "Owens"),
+    ("Curtis", "Price"),
+    ("Jerome", "Quinn"),
+    ("Wesley", "Reyes"),
+    ("Howard", "Stone"),
+    ("Trevor", "Underwood"),
+    ("Calvin", "Vance"),
 ]
 
 VICTIM_NAMES = [
-    ("Emily", "Hart"), ("Grace", "Lin"), ("Maria", "Santos"), ("Hannah", "Brooks"),
-    ("Chloe", "Adams"), ("Nina", "Patel"), ("Rosa", "Mendez"), ("Lily", "Turner"),
-    ("Jasmine", "Ward"), ("Ava", "Collins"), ("Sofia", "Rivera"), ("Megan", "Fox"),
-    ("Dana", "Kerr"), ("Isabel", "Nunez"),
+    ("Emily", "Hart"),
+    ("Grace", "Lin"),
+    ("Maria", "Santos"),
+    ("Hannah", "Brooks"),
+    ("Chloe", "Adams"),
+    ("Nina", "Patel"),
+    ("Rosa", "Mendez"),
+    ("Lily", "Turner"),
+    ("Jasmine", "Ward"),
+    ("Ava", "Collins"),
+    ("Sofia", "Rivera"),
+    ("Megan", "Fox"),
+    ("Dana", "Kerr"),
+    ("Isabel", "Nunez"),
 ]
 
 CONDITIONS = [
@@ -78,14 +127,26 @@ CONDITIONS = [
 ]
 
 NOTES = [
-    (NoteKind.SUPERVISION, DisclosureLevel.SUPERVISION,
-     "Home visit completed. Residence matches the approved address; no concerns observed."),
-    (NoteKind.TREATMENT, DisclosureLevel.SUPERVISION,
-     "Attended weekly group. Engaged in discussion of relapse prevention plan."),
-    (NoteKind.POLYGRAPH, DisclosureLevel.SUPERVISION,
-     "Maintenance polygraph scheduled; pre-test interview covered contact with minors."),
-    (NoteKind.GENERAL, DisclosureLevel.TEAM,
-     "Employment verified with the employer by phone. Schedule shared with the team."),
+    (
+        NoteKind.SUPERVISION,
+        DisclosureLevel.SUPERVISION,
+        "Home visit completed. Residence matches the approved address; no concerns observed.",
+    ),
+    (
+        NoteKind.TREATMENT,
+        DisclosureLevel.SUPERVISION,
+        "Attended weekly group. Engaged in discussion of relapse prevention plan.",
+    ),
+    (
+        NoteKind.POLYGRAPH,
+        DisclosureLevel.SUPERVISION,
+        "Maintenance polygraph scheduled; pre-test interview covered contact with minors.",
+    ),
+    (
+        NoteKind.GENERAL,
+        DisclosureLevel.TEAM,
+        "Employment verified with the employer by phone. Schedule shared with the team.",
+    ),
 ]
 
 RELATIONSHIPS = list(RelationshipCategory.values)
@@ -120,8 +181,10 @@ class Command(BaseCommand):
 
     def _seed(self, password: str) -> int:
         self.created = 0
-        teams = [self._get(Team, name=name, defaults={"office": office, "jurisdiction": where})
-                 for name, office, where in TEAMS]
+        teams = [
+            self._get(Team, name=name, defaults={"office": office, "jurisdiction": where})
+            for name, office, where in TEAMS
+        ]
         users: dict[str, User] = {}
         for username, first, last, title, memberships in PEOPLE:
             users[username] = self._user(username, first, last, title, password)

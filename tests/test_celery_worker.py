@@ -1,0 +1,154 @@
+"""End to end on real parts: a Celery worker with embedded beat, started as a separate
+process on the Redis broker of the test run, runs the heartbeat task; the web side sees it
+through the shared Redis cache on /healthz/.
+
+Needs the Redis server that the test tooling starts (`make test`, scripts/run_tests.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.celery_app import app as celery_app
+from config.tasks import HEARTBEAT_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_START_TIMEOUT = 60.0
+HEARTBEAT_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 20.0
+
+pytestmark = pytest.mark.services
+
+
+def _celery_command(*args: str) -> list[str]:
+    script = Path(sys.executable).parent / "celery"
+    if script.exists():
+        return [str(script), "-A", "config", *args]
+    return [sys.executable, "-m", "celery", "-A", "config", *args]
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "(no worker log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown first; kill the worker's process group if it does not go."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=SHUTDOWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # The worker runs in its own session, so its group is exactly the worker, its pool
+        # child and its beat child.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_services() -> None:
+    missing = [name for name in ("REDIS_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not set: this test needs the Redis server started by the "
+            "test tooling. Run the suite with `make test` (scripts/run_tests.py)."
+        )
+    if not os.environ["CELERY_BROKER_URL"].startswith(("redis://", "rediss://")):
+        pytest.fail("CELERY_BROKER_URL must point at Redis; run the suite with `make test`.")
+
+
+@pytest.fixture
+def worker(redis_services: None, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    log = tmp_path / "worker.log"
+    command = _celery_command(
+        "worker",
+        "--beat",
+        "--loglevel=INFO",
+        "--concurrency=1",
+        "--schedule",
+        str(tmp_path / "beat-schedule"),
+        "--hostname",
+        f"test-worker-{os.getpid()}@%h",
+    )
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process, log
+    finally:
+        _stop(process)
+
+
+@pytest.mark.django_db
+def test_worker_and_beat_record_heartbeat_seen_by_health_check(
+    worker: tuple[subprocess.Popen[bytes], Path], client
+) -> None:
+    process, log = worker
+    cache.delete(HEARTBEAT_KEY)
+    assert cache.get(HEARTBEAT_KEY) is None
+    sent_at = timezone.now()
+
+    # (a) The task goes through the Redis broker; the worker process writes the heartbeat
+    # into the Redis cache, where this process reads it.
+    celery_app.send_task("config.tasks.record_heartbeat")
+    deadline = time.monotonic() + WORKER_START_TIMEOUT + HEARTBEAT_TIMEOUT
+    beat = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (
+            f"worker exited with {process.returncode}:\n{_tail(log)}"
+        )
+        beat = cache.get(HEARTBEAT_KEY)
+        if beat is not None:
+            break
+        time.sleep(0.25)
+    assert beat is not None, f"no heartbeat within the time limit; worker log:\n{_tail(log)}"
+    assert isinstance(beat, str)
+    seen = parse_datetime(beat)
+    assert seen is not None, f"heartbeat is not a timestamp: {beat!r}"
+    # Written by the worker after the task was sent (a second of clock slack).
+    assert seen >= sent_at - timedelta(seconds=1), (seen, sent_at)
+
+    # (b) The worker answers a broadcast ping, as an operator's `celery inspect ping` sees it.
+    ping = subprocess.run(
+        _celery_command("inspect", "ping", "--timeout", "10"),
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ping.returncode == 0, f"{ping.stdout}\n{ping.stderr}\nworker log:\n{_tail(log)}"
+    assert "pong" in ping.stdout, ping.stdout
+    assert f"test-worker-{os.getpid()}@" in ping.stdout, ping.stdout
+
+    # (c) The web side reports how long ago the scheduler's heartbeat was.
+    response = client.get("/healthz/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    since = body["scheduler_seconds_since_heartbeat"]
+    assert isinstance(since, int), body
+    assert 0 <= since < 30, body
