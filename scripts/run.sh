@@ -12,7 +12,12 @@ mkdir -p var/mail var/celery
 "$BIN/python" manage.py seed_demo
 
 # Background jobs of a script ignore Ctrl-C, so stop them explicitly on the way out.
-cleanup() { trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() {
+  trap - EXIT INT TERM
+  echo "Stopping the Celery worker (it finishes the task in hand first)..."
+  kill $(jobs -p) 2>/dev/null || true
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 "$BIN/celery" -A config worker --beat --loglevel=INFO --concurrency=2 \
@@ -31,4 +36,6 @@ cat <<INFO
   Press Ctrl-C to stop everything.
 
 INFO
-"$BIN/python" manage.py runserver "127.0.0.1:${PORT}" --noreload
+"$BIN/python" manage.py runserver "127.0.0.1:${PORT}" --noreload &
+# Whichever stops first (Ctrl-C, or a crash of either) stops the other through the trap.
+wait -n
