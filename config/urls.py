@@ -18,7 +18,7 @@ urlpatterns = [
     path("cases/<int:pk>/", casework_views.case_detail, name="case-detail"),
     path("healthz/", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("config.api_urls")),
+    path("api/v1/", include(("config.api_urls", "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

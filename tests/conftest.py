@@ -41,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Hashing passwords at full strength would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # WhiteNoise warns at start-up when STATIC_ROOT is missing; the tests never collect.
+    from pathlib import Path
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     # The manifest storage needs collectstatic; the tests serve assets from the finders.
     settings.STORAGES = {
         **settings.STORAGES,

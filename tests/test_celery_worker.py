@@ -13,11 +13,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_START_TIMEOUT = 60.0
 HEARTBEAT_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 20.0
+# A name of our own, so that the ping below reaches this worker and no other one.
+WORKER_NAME = f"pytest-{os.getpid()}@localhost"
 
 pytestmark = pytest.mark.services
 
@@ -61,8 +65,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def redis_services() -> None:
+def _require_redis() -> None:
     missing = [name for name in ("REDIS_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
     if missing:
         pytest.fail(
@@ -73,18 +76,19 @@ def redis_services() -> None:
         pytest.fail("CELERY_BROKER_URL must point at Redis; run the suite with `make test`.")
 
 
-@pytest.fixture
-def worker(redis_services: None, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    log = tmp_path / "worker.log"
+@contextmanager
+def running_worker(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A worker with embedded beat, on this process's environment (the run's Redis)."""
+    log = workdir / "worker.log"
     command = _celery_command(
         "worker",
         "--beat",
         "--loglevel=INFO",
         "--concurrency=1",
         "--schedule",
-        str(tmp_path / "beat-schedule"),
+        str(workdir / "beat-schedule"),
         "--hostname",
-        f"test-worker-{os.getpid()}@%h",
+        WORKER_NAME,
     )
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -102,23 +106,26 @@ def worker(redis_services: None, tmp_path: Path) -> Iterator[tuple[subprocess.Po
 
 
 @pytest.mark.django_db
-def test_worker_and_beat_record_heartbeat_seen_by_health_check(
-    worker: tuple[subprocess.Popen[bytes], Path], client
-) -> None:
-    process, log = worker
+def test_worker_and_beat_record_heartbeat_seen_by_health_check(tmp_path: Path, client) -> None:
+    _require_redis()
+    # The cache is shared with every other user of this Redis: start from no heartbeat.
     cache.delete(HEARTBEAT_KEY)
     assert cache.get(HEARTBEAT_KEY) is None
     sent_at = timezone.now()
+    with running_worker(tmp_path) as (process, log):
+        _check_worker(process, log, client, sent_at)
 
+
+def _check_worker(
+    process: subprocess.Popen[bytes], log: Path, client: Client, sent_at: datetime
+) -> None:
     # (a) The task goes through the Redis broker; the worker process writes the heartbeat
     # into the Redis cache, where this process reads it.
     celery_app.send_task("config.tasks.record_heartbeat")
     deadline = time.monotonic() + WORKER_START_TIMEOUT + HEARTBEAT_TIMEOUT
     beat = None
     while time.monotonic() < deadline:
-        assert process.poll() is None, (
-            f"worker exited with {process.returncode}:\n{_tail(log)}"
-        )
+        assert process.poll() is None, f"worker exited with {process.returncode}:\n{_tail(log)}"
         beat = cache.get(HEARTBEAT_KEY)
         if beat is not None:
             break
@@ -127,12 +134,19 @@ def test_worker_and_beat_record_heartbeat_seen_by_health_check(
     assert isinstance(beat, str)
     seen = parse_datetime(beat)
     assert seen is not None, f"heartbeat is not a timestamp: {beat!r}"
-    # Written by the worker after the task was sent (a second of clock slack).
+    # Written by the worker after the key was cleared (a second of clock slack).
     assert seen >= sent_at - timedelta(seconds=1), (seen, sent_at)
 
-    # (b) The worker answers a broadcast ping, as an operator's `celery inspect ping` sees it.
+    # Beat runs inside the worker (its schedule fires once a minute, too slow to wait for).
+    deadline = time.monotonic() + 10
+    while "beat: Starting" not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"beat did not start; worker log:\n{_tail(log)}"
+        time.sleep(0.25)
+
+    # (b) The worker answers a ping, as an operator's `celery inspect ping` sees it. Naming the
+    # destination lets the command return on the first reply instead of waiting out the timeout.
     ping = subprocess.run(
-        _celery_command("inspect", "ping", "--timeout", "10"),
+        _celery_command("inspect", "ping", "--timeout", "10", "--destination", WORKER_NAME),
         cwd=ROOT,
         env=dict(os.environ),
         capture_output=True,
@@ -141,7 +155,7 @@ def test_worker_and_beat_record_heartbeat_seen_by_health_check(
     )
     assert ping.returncode == 0, f"{ping.stdout}\n{ping.stderr}\nworker log:\n{_tail(log)}"
     assert "pong" in ping.stdout, ping.stdout
-    assert f"test-worker-{os.getpid()}@" in ping.stdout, ping.stdout
+    assert WORKER_NAME in ping.stdout, ping.stdout
 
     # (c) The web side reports how long ago the scheduler's heartbeat was.
     response = client.get("/healthz/")
