@@ -4,78 +4,214 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=30, unique=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('absconded', 'Absconded'), ('warrant', 'Warrant issued'), ('suspended', 'Suspended'), ('closed', 'Closed')], default='active', max_length=12)),
-                ('supervision_start', models.DateField()),
-                ('supervision_end', models.DateField(blank=True, null=True)),
-                ('conditions', models.TextField(blank=True, help_text='Conditions of supervision, one per line.')),
-                ('next_review_due', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.CharField(max_length=30, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("absconded", "Absconded"),
+                            ("warrant", "Warrant issued"),
+                            ("suspended", "Suspended"),
+                            ("closed", "Closed"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("supervision_start", models.DateField()),
+                ("supervision_end", models.DateField(blank=True, null=True)),
+                (
+                    "conditions",
+                    models.TextField(
+                        blank=True, help_text="Conditions of supervision, one per line."
+                    ),
+                ),
+                ("next_review_due", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-supervision_start', 'reference'],
+                "ordering": ["-supervision_start", "reference"],
             },
         ),
         migrations.CreateModel(
-            name='CaseDecision',
+            name="CaseDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('residence', 'Residence approval'), ('employment', 'Employment approval'), ('travel', 'Travel permission'), ('contact_victim', 'Contact permission (with a victim)'), ('contact_minors', 'Contact permission (with minors)'), ('chaperone', 'Chaperone approval'), ('treatment_change', 'Treatment change'), ('supervision_level', 'Supervision level change'), ('sanction', 'Response to a violation'), ('polygraph_follow_up', 'Polygraph follow-up'), ('condition_release', 'Release from a condition'), ('discharge', 'Discharge'), ('other', 'Other')], max_length=24)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('proposed', 'Proposed'), ('approved', 'Approved'), ('final', 'Final'), ('withdrawn', 'Withdrawn')], default='draft', max_length=12)),
-                ('summary', models.CharField(max_length=200)),
-                ('rationale', models.TextField(blank=True)),
-                ('disclosure_level', models.CharField(choices=[('team', 'Whole team'), ('supervision', 'Supervision (officer, supervisor, treatment, polygraph)'), ('supervision_and_victim_services', 'Supervision and victim services (officer, supervisor, victim representatives)'), ('victim_services', 'Victim services only'), ('restricted', 'Restricted (author and named members)')], default='team', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finalised_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("residence", "Residence approval"),
+                            ("employment", "Employment approval"),
+                            ("travel", "Travel permission"),
+                            ("contact_victim", "Contact permission (with a victim)"),
+                            ("contact_minors", "Contact permission (with minors)"),
+                            ("chaperone", "Chaperone approval"),
+                            ("treatment_change", "Treatment change"),
+                            ("supervision_level", "Supervision level change"),
+                            ("sanction", "Response to a violation"),
+                            ("polygraph_follow_up", "Polygraph follow-up"),
+                            ("condition_release", "Release from a condition"),
+                            ("discharge", "Discharge"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("proposed", "Proposed"),
+                            ("approved", "Approved"),
+                            ("final", "Final"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("summary", models.CharField(max_length=200)),
+                ("rationale", models.TextField(blank=True)),
+                (
+                    "disclosure_level",
+                    models.CharField(
+                        choices=[
+                            ("team", "Whole team"),
+                            (
+                                "supervision",
+                                "Supervision (officer, supervisor, treatment, polygraph)",
+                            ),
+                            (
+                                "supervision_and_victim_services",
+                                "Supervision and victim services (officer, supervisor, victim representatives)",
+                            ),
+                            ("victim_services", "Victim services only"),
+                            ("restricted", "Restricted (author and named members)"),
+                        ],
+                        default="team",
+                        max_length=40,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finalised_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseNote',
+            name="CaseNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('supervision', 'Supervision'), ('treatment', 'Treatment progress'), ('polygraph', 'Polygraph'), ('general', 'General')], default='supervision', max_length=12)),
-                ('body', models.TextField()),
-                ('disclosure_level', models.CharField(choices=[('team', 'Whole team'), ('supervision', 'Supervision (officer, supervisor, treatment, polygraph)'), ('supervision_and_victim_services', 'Supervision and victim services (officer, supervisor, victim representatives)'), ('victim_services', 'Victim services only'), ('restricted', 'Restricted (author and named members)')], default='supervision', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("supervision", "Supervision"),
+                            ("treatment", "Treatment progress"),
+                            ("polygraph", "Polygraph"),
+                            ("general", "General"),
+                        ],
+                        default="supervision",
+                        max_length=12,
+                    ),
+                ),
+                ("body", models.TextField()),
+                (
+                    "disclosure_level",
+                    models.CharField(
+                        choices=[
+                            ("team", "Whole team"),
+                            (
+                                "supervision",
+                                "Supervision (officer, supervisor, treatment, polygraph)",
+                            ),
+                            (
+                                "supervision_and_victim_services",
+                                "Supervision and victim services (officer, supervisor, victim representatives)",
+                            ),
+                            ("victim_services", "Victim services only"),
+                            ("restricted", "Restricted (author and named members)"),
+                        ],
+                        default="supervision",
+                        max_length=40,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Supervisee',
+            name="Supervisee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=80)),
-                ('last_name', models.CharField(max_length=80)),
-                ('date_of_birth', models.DateField()),
-                ('docket_number', models.CharField(max_length=40, unique=True)),
-                ('risk_level', models.CharField(choices=[('low', 'Low'), ('moderate', 'Moderate'), ('high', 'High')], max_length=12)),
-                ('supervision_level', models.CharField(choices=[('minimum', 'Minimum'), ('medium', 'Medium'), ('maximum', 'Maximum'), ('intensive', 'Intensive')], max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=80)),
+                ("last_name", models.CharField(max_length=80)),
+                ("date_of_birth", models.DateField()),
+                ("docket_number", models.CharField(max_length=40, unique=True)),
+                (
+                    "risk_level",
+                    models.CharField(
+                        choices=[("low", "Low"), ("moderate", "Moderate"), ("high", "High")],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "supervision_level",
+                    models.CharField(
+                        choices=[
+                            ("minimum", "Minimum"),
+                            ("medium", "Medium"),
+                            ("maximum", "Maximum"),
+                            ("intensive", "Intensive"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'person under supervision',
-                'verbose_name_plural': 'people under supervision',
-                'ordering': ['last_name', 'first_name'],
+                "verbose_name": "person under supervision",
+                "verbose_name_plural": "people under supervision",
+                "ordering": ["last_name", "first_name"],
             },
         ),
     ]

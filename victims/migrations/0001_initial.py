@@ -6,84 +6,197 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('casework', '0001_initial'),
+        ("casework", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Victim',
+            name="Victim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=80)),
-                ('last_name', models.CharField(max_length=80)),
-                ('relationship_category', models.CharField(choices=[('family_member', 'Family member'), ('intimate_partner', 'Current or former intimate partner'), ('acquaintance', 'Acquaintance'), ('person_in_care', 'Person in their care or authority'), ('stranger', 'Stranger'), ('other', 'Other')], max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=80)),
+                ("last_name", models.CharField(max_length=80)),
+                (
+                    "relationship_category",
+                    models.CharField(
+                        choices=[
+                            ("family_member", "Family member"),
+                            ("intimate_partner", "Current or former intimate partner"),
+                            ("acquaintance", "Acquaintance"),
+                            ("person_in_care", "Person in their care or authority"),
+                            ("stranger", "Stranger"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['last_name', 'first_name'],
-                'indexes': [models.Index(fields=['last_name', 'first_name'], name='victim_name')],
+                "ordering": ["last_name", "first_name"],
+                "indexes": [models.Index(fields=["last_name", "first_name"], name="victim_name")],
             },
         ),
         migrations.CreateModel(
-            name='VictimLocation',
+            name="VictimLocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address_line1', models.CharField(blank=True, max_length=200, verbose_name='address line 1')),
-                ('address_line2', models.CharField(blank=True, max_length=200, verbose_name='address line 2')),
-                ('city', models.CharField(blank=True, max_length=120)),
-                ('postal_code', models.CharField(blank=True, max_length=20)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('employer', models.CharField(blank=True, max_length=200)),
-                ('school', models.CharField(blank=True, max_length=200)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('victim', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='location', to='victims.victim')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "address_line1",
+                    models.CharField(blank=True, max_length=200, verbose_name="address line 1"),
+                ),
+                (
+                    "address_line2",
+                    models.CharField(blank=True, max_length=200, verbose_name="address line 2"),
+                ),
+                ("city", models.CharField(blank=True, max_length=120)),
+                ("postal_code", models.CharField(blank=True, max_length=20)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("employer", models.CharField(blank=True, max_length=200)),
+                ("school", models.CharField(blank=True, max_length=200)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "victim",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="location",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'victim locating information',
-                'verbose_name_plural': 'victim locating information',
+                "verbose_name": "victim locating information",
+                "verbose_name_plural": "victim locating information",
             },
         ),
         migrations.CreateModel(
-            name='CaseVictim',
+            name="CaseVictim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pseudonym', models.CharField(max_length=60)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='victim_links', to='casework.case')),
-                ('representative', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='represented_victims', to=settings.AUTH_USER_MODEL)),
-                ('victim', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_links', to='victims.victim')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("pseudonym", models.CharField(max_length=60)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="victim_links",
+                        to="casework.case",
+                    ),
+                ),
+                (
+                    "representative",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="represented_victims",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "victim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="case_links",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'victim on a case',
-                'verbose_name_plural': 'victims on cases',
-                'ordering': ['case', 'pseudonym'],
-                'indexes': [models.Index(fields=['representative'], name='casevictim_rep')],
-                'constraints': [models.UniqueConstraint(fields=('case', 'victim'), name='victim_once_per_case'), models.UniqueConstraint(fields=('case', 'pseudonym'), name='pseudonym_unique_per_case')],
+                "verbose_name": "victim on a case",
+                "verbose_name_plural": "victims on cases",
+                "ordering": ["case", "pseudonym"],
+                "indexes": [models.Index(fields=["representative"], name="casevictim_rep")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("case", "victim"), name="victim_once_per_case"),
+                    models.UniqueConstraint(
+                        fields=("case", "pseudonym"), name="pseudonym_unique_per_case"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='VictimInput',
+            name="VictimInput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField()),
-                ('disclosure_level', models.CharField(choices=[('team', 'Whole team'), ('supervision', 'Supervision (officer, supervisor, treatment, polygraph)'), ('supervision_and_victim_services', 'Supervision and victim services (officer, supervisor, victim representatives)'), ('victim_services', 'Victim services only'), ('restricted', 'Restricted (author and named members)')], default='team', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='victim_inputs', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='victim_inputs', to='casework.case')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField()),
+                (
+                    "disclosure_level",
+                    models.CharField(
+                        choices=[
+                            ("team", "Whole team"),
+                            (
+                                "supervision",
+                                "Supervision (officer, supervisor, treatment, polygraph)",
+                            ),
+                            (
+                                "supervision_and_victim_services",
+                                "Supervision and victim services (officer, supervisor, victim representatives)",
+                            ),
+                            ("victim_services", "Victim services only"),
+                            ("restricted", "Restricted (author and named members)"),
+                        ],
+                        default="team",
+                        max_length=40,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="victim_inputs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="victim_inputs",
+                        to="casework.case",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'victim input',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['case', '-created_at'], name='victiminput_case_created')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('body', ''), _negated=True), name='victim_input_has_body')],
+                "verbose_name_plural": "victim input",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["case", "-created_at"], name="victiminput_case_created")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("body", ""), _negated=True),
+                        name="victim_input_has_body",
+                    )
+                ],
             },
         ),
     ]
