@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,9 @@ class RequestContext:
     request_id: str = ""
     ip_address: str | None = None
     user_agent: str = ""
+    # The request's user (lazy), so that events recorded far from the view, in signal
+    # receivers for example, still name who acted.
+    user: Any = None
 
 
 # The default is a frozen dataclass, so sharing one instance between contexts is safe.

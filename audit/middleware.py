@@ -27,6 +27,7 @@ class RequestContextMiddleware:
             request_id=str(uuid.uuid4()),
             ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            user=getattr(request, "user", None),
         )
         token = current.set(context)
         try:

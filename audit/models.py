@@ -14,6 +14,10 @@ class Action(models.TextChoices):
     LOGIN_FAILED = "login_failed", "Failed sign-in"
     LOGOUT = "logout", "Signed out"
     TOKEN_ISSUED = "token_issued", "API token issued"
+    MEMBERSHIP_CHANGE = "membership_change", "Changed a team membership"
+    PERMISSION_CHANGE = "permission_change", "Changed permissions"
+    LEVEL_CHANGE = "level_change", "Changed a disclosure level"
+    RELEASE_CHANGE = "release_change", "Changed a release of information"
 
 
 class Outcome(models.TextChoices):

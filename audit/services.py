@@ -23,6 +23,8 @@ def record(
     username: str = "",
 ) -> AuditEvent:
     context = current.get()
+    if actor is None and context.user is not None:
+        actor = context.user
     if target is not None:
         target_type = target._meta.label_lower
         target_id = target.pk

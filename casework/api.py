@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework.routers import BaseRouter
 
 from casework.models import Case, CaseNote, Supervisee
 from casework.serializers import CaseNoteSerializer, CaseSerializer, SuperviseeSerializer
@@ -44,3 +45,9 @@ class CaseNoteViewSet(RestrictedReadOnlyViewSet):
         if case_id is not None:
             queryset = queryset.filter(case_id=case_id)
         return queryset
+
+
+def register(router: BaseRouter) -> None:
+    router.register("cases", CaseViewSet, basename="case")
+    router.register("supervisees", SuperviseeViewSet, basename="supervisee")
+    router.register("notes", CaseNoteViewSet, basename="note")

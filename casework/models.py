@@ -3,8 +3,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from guardian.models import UserObjectPermissionBase
 
-from teams.disclosure import DisclosureLevel
+from teams.disclosure.policy import (
+    DECISION_STATUS_INFO,
+    NOTE_KIND_INFO,
+    DisclosureLevel,
+    Info,
+    all_team_permissions,
+    codename,
+)
+from teams.disclosure.queries import Protected
 from teams.models import Team
 
 
@@ -24,8 +33,7 @@ class SupervisionLevel(models.TextChoices):
 class Supervisee(models.Model):
     """A person under supervision."""
 
-    disclosure_case_path = "cases"
-    disclosure_case_path_is_many = True
+    disclosure = Protected(case_path="cases", codes=(codename(Info.CASE_SUMMARY),))
 
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
@@ -61,7 +69,7 @@ class CaseStatus(models.TextChoices):
 class Case(models.Model):
     """One period of supervision of one person, worked by one team."""
 
-    disclosure_case_path = ""
+    disclosure = Protected(case_path="", codes=(codename(Info.CASE_SUMMARY),))
 
     reference = models.CharField(max_length=30, unique=True)
     supervisee = models.ForeignKey(Supervisee, on_delete=models.PROTECT, related_name="cases")
@@ -83,6 +91,9 @@ class Case(models.Model):
 
     class Meta:
         ordering = ["-supervision_start", "reference"]
+        # The policy's codenames, for exceptions granted on one case (a guest, emergency
+        # access); the baseline is granted on the team.
+        permissions = all_team_permissions()
         constraints = [
             models.CheckConstraint(
                 condition=Q(supervision_end__isnull=True)
@@ -112,7 +123,14 @@ class NoteKind(models.TextChoices):
 
 
 class CaseNote(models.Model):
-    disclosure_case_path = "case"
+    disclosure = Protected(
+        case_path="case",
+        info_field="kind",
+        info_map=NOTE_KIND_INFO,
+        level_field="disclosure_level",
+        author_field="author",
+        named_grants="casenoteuserobjectpermission",
+    )
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey(
@@ -162,7 +180,15 @@ class CaseDecision(models.Model):
     """A decision an officer makes on a case. The harm-prevention worksheet and the
     lifecycle rules are built on top of this record."""
 
-    disclosure_case_path = "case"
+    disclosure = Protected(
+        case_path="case",
+        info_field="status",
+        info_map=DECISION_STATUS_INFO,
+        default_info=Info.DECISION_DRAFT,
+        level_field="disclosure_level",
+        author_field="author",
+        named_grants="casedecisionuserobjectpermission",
+    )
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
     kind = models.CharField(max_length=24, choices=DecisionKind.choices)
@@ -195,3 +221,38 @@ class CaseDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.summary}"
+
+
+class CaseUserObjectPermission(UserObjectPermissionBase):
+    """Exceptions granted on one case to one person: a guest from another team invited
+    for this case, or emergency access. Expiry is checked in the query itself."""
+
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+        indexes = [models.Index(fields=["user", "content_object"], name="caseperm_user_case")]
+
+
+class CaseNoteUserObjectPermission(UserObjectPermissionBase):
+    """The named members of a restricted note."""
+
+    content_object = models.ForeignKey(CaseNote, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class CaseDecisionUserObjectPermission(UserObjectPermissionBase):
+    """The named members of a restricted final decision."""
+
+    content_object = models.ForeignKey(CaseDecision, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casework.models import Case
+from teams.disclosure import CaseAccess
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Panel:
     context: dict[str, Any]
 
 
-PanelBuilder = Callable[[Case, Any], Panel]
+PanelBuilder = Callable[[Case, Any, CaseAccess], Panel]
 
 _builders: list[PanelBuilder] = []
 
@@ -31,5 +32,5 @@ def register(builder: PanelBuilder) -> PanelBuilder:
     return builder
 
 
-def panels_for(case: Case, user: Any) -> list[Panel]:
-    return [builder(case, user) for builder in _builders]
+def panels_for(case: Case, user: Any, access: CaseAccess) -> list[Panel]:
+    return [builder(case, user, access) for builder in _builders]

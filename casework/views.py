@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from audit.services import record_list, record_read
 from casework import selectors
-from casework.models import Case, CaseStatus
+from casework.models import Case, CaseDecision, CaseNote, CaseStatus
 from casework.panels import panels_for
-from teams.disclosure import get_visible_or_404
+from teams.disclosure import case_access, get_visible_or_404
 from teams.models import Team, User
 from teams.roles import Role
 from teams.selectors import active_roles, upcoming_meetings
@@ -40,13 +40,16 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_visible_or_404(selectors.cases_for(request.user), request.user, pk=pk)
-    notes = selectors.notes_for(request.user).filter(case=case)
-    decisions = selectors.decisions_for(request.user).filter(case=case)
+    # The user's permissions on this case are loaded once; each record is judged in memory.
+    access = case_access(request.user, case)
+    notes = access.filter(CaseNote.objects.filter(case=case).select_related("author"))
+    decisions = access.filter(CaseDecision.objects.filter(case=case).select_related("author"))
     context: dict[str, Any] = {
         "case": case,
         "notes": notes,
         "decisions": decisions,
-        "panels": panels_for(case, request.user),
+        "panels": panels_for(case, request.user, access),
+        "access": access,
     }
     record_read(request.user, case, case_id=case.pk)
     return render(request, "casework/case_detail.html", context)

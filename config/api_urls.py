@@ -1,16 +1,14 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from casework.api import CaseNoteViewSet, CaseViewSet, SuperviseeViewSet
+from casework.api import register as register_casework
 from teams.api import ObtainTokenView, TeamViewSet
-from victims.api import VictimViewSet
+from victims.api import register as register_victims
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
-router.register("cases", CaseViewSet, basename="case")
-router.register("supervisees", SuperviseeViewSet, basename="supervisee")
-router.register("notes", CaseNoteViewSet, basename="note")
-router.register("victims", VictimViewSet, basename="victim")
+register_casework(router)
+register_victims(router)
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

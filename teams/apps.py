@@ -6,4 +6,8 @@ class TeamsConfig(AppConfig):
     verbose_name = "People and teams"
 
     def ready(self) -> None:
-        from teams import signals  # noqa: F401  (connects the sign-in audit receivers)
+        from django.db.models.signals import post_migrate
+
+        from teams import signals
+
+        post_migrate.connect(signals.apply_policy_to_all_teams, sender=self)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase
 
+from teams.disclosure.policy import all_team_permissions
 from teams.roles import Role
 
 
@@ -39,9 +41,41 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # One permission per kind of information and level, granted on each team to
+        # its role groups (teams.disclosure.grants). Generated from the policy table.
+        permissions = all_team_permissions()
 
     def __str__(self) -> str:
         return self.name
+
+
+class TeamRoleGroup(models.Model):
+    """The group that holds one role's permissions on one team. A membership puts the
+    user in it; the policy grants the role's baseline to it, on the team."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="role_groups")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="team_role")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "role"], name="one_group_per_team_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} - {self.get_role_display()}"
+
+
+class TeamGroupObjectPermission(GroupObjectPermissionBase):
+    """django-guardian's direct foreign-key table for permissions granted on a team."""
+
+    content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        abstract = False
+        indexes = [
+            models.Index(fields=["content_object", "permission"], name="teamperm_team_perm"),
+        ]
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):

@@ -1,14 +1,17 @@
-"""Sign-in, failed sign-in and sign-out go to the audit trail."""
+"""Sign-in, failed sign-in and sign-out go to the audit trail; teams and memberships keep
+their permission groups in step with the disclosure policy."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from audit.models import Action, Outcome
 from audit.services import record
+from teams.disclosure.grants import apply_team_policy, sync_membership_groups
 
 
 @receiver(user_logged_in)
@@ -31,3 +34,48 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any, **kwar
         outcome=Outcome.FAILED,
         username=str(credentials.get("username", "")),
     )
+
+
+@receiver(post_save, sender="teams.Team")
+def _team_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if created and not kwargs.get("raw"):
+        apply_team_policy(instance)
+
+
+@receiver(post_save, sender="teams.Membership")
+def _membership_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if kwargs.get("raw"):
+        return
+    sync_membership_groups(instance.user, instance.team, instance.role)
+    record(
+        None,
+        Action.MEMBERSHIP_CHANGE,
+        target=instance,
+        detail={
+            "change": "added" if created else "changed",
+            "user": instance.user_id,
+            "team": instance.team_id,
+            "role": instance.role,
+            "active_from": str(instance.active_from),
+            "active_to": str(instance.active_to) if instance.active_to else None,
+        },
+    )
+
+
+@receiver(post_delete, sender="teams.Membership")
+def _membership_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    sync_membership_groups(instance.user, instance.team, instance.role)
+    record(
+        None,
+        Action.MEMBERSHIP_CHANGE,
+        target=instance,
+        detail={"change": "deleted", "user": instance.user_id, "team": instance.team_id},
+    )
+
+
+def apply_policy_to_all_teams(sender: Any, **kwargs: Any) -> None:
+    """After migrate: a change to the policy table reaches every team's groups."""
+    from teams.models import Team
+
+    for team in Team.objects.all().iterator():
+        apply_team_policy(team)

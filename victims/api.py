@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.routers import BaseRouter
 
 from casework.api import CASE_FILTER
 from teams.api_base import RestrictedReadOnlyViewSet, int_query_param
@@ -50,3 +51,7 @@ class VictimViewSet(RestrictedReadOnlyViewSet):
             for location in selectors.locations_for(user).filter(victim_id__in=victim_ids)
         }
         return {"visible_links": links, "visible_locations": locations}
+
+
+def register(router: BaseRouter) -> None:
+    router.register("victims", VictimViewSet, basename="victim")

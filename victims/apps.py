@@ -7,6 +7,8 @@ class VictimsConfig(AppConfig):
 
     def ready(self) -> None:
         from casework.panels import register
-        from victims.selectors import case_victims_panel
+        from teams.disclosure.queries import register_branch
+        from victims.selectors import case_victims_panel, release_locating_branch
 
         register(case_victims_panel)
+        register_branch("victims.VictimLocation", release_locating_branch)

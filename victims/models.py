@@ -3,9 +3,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
 
 from casework.models import Case
-from teams.disclosure import DisclosureLevel
+from teams.disclosure.policy import (
+    DisclosureLevel,
+    Info,
+    ReleaseCategory,
+    codename,
+    pseudonym_codename,
+)
+from teams.disclosure.queries import Protected
+
+IDENTITY_CODES = (codename(Info.VICTIM_IDENTITY), pseudonym_codename())
 
 
 class RelationshipCategory(models.TextChoices):
@@ -20,8 +31,7 @@ class RelationshipCategory(models.TextChoices):
 class Victim(models.Model):
     """A person harmed. One person can be linked to several cases."""
 
-    disclosure_case_path = "case_links__case"
-    disclosure_case_path_is_many = True
+    disclosure = Protected(case_path="case_links__case", codes=IDENTITY_CODES)
 
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
@@ -32,6 +42,11 @@ class Victim(models.Model):
     class Meta:
         ordering = ["last_name", "first_name"]
         indexes = [models.Index(fields=["last_name", "first_name"], name="victim_name")]
+        # Granted per victim to a release's recipient, one per released category.
+        permissions = [
+            (f"view_released_{value}", f"Read released {label.lower()}")
+            for value, label in ReleaseCategory.choices
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -45,9 +60,9 @@ class VictimLocation(models.Model):
     """Locating information, kept apart from identity so that no query that serves a
     victim's name can carry an address by accident (DESIGN rule 1)."""
 
-    disclosure_case_path = "victim__case_links__case"
-    disclosure_case_path_is_many = True
-    disclosure_locating = True
+    disclosure = Protected(
+        case_path="victim__case_links__case", codes=(codename(Info.VICTIM_LOCATING),)
+    )
 
     victim = models.OneToOneField(Victim, on_delete=models.CASCADE, related_name="location")
     address_line1 = models.CharField("address line 1", max_length=200, blank=True)
@@ -73,7 +88,7 @@ class CaseVictim(models.Model):
     """Links a victim to a case, with the pseudonym the case uses for them and the
     victim representative who represents them on it."""
 
-    disclosure_case_path = "case"
+    disclosure = Protected(case_path="case", codes=IDENTITY_CODES)
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="victim_links")
     victim = models.ForeignKey(Victim, on_delete=models.PROTECT, related_name="case_links")
@@ -104,7 +119,13 @@ class CaseVictim(models.Model):
 class VictimInput(models.Model):
     """Case-level input from a victim representative."""
 
-    disclosure_case_path = "case"
+    disclosure = Protected(
+        case_path="case",
+        default_info=Info.VICTIM_INPUT,
+        level_field="disclosure_level",
+        author_field="author",
+        named_grants="victiminputuserobjectpermission",
+    )
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="victim_inputs")
     author = models.ForeignKey(
@@ -127,3 +148,105 @@ class VictimInput(models.Model):
 
     def __str__(self) -> str:
         return f"Victim input on {self.case} ({self.created_at:%Y-%m-%d})"
+
+
+class VictimInputUserObjectPermission(UserObjectPermissionBase):
+    """The named members of restricted victim input."""
+
+    content_object = models.ForeignKey(VictimInput, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class ReleaseQuerySet(models.QuerySet["Release"]):
+    def active(self) -> ReleaseQuerySet:
+        """Signed, not revoked, not past its expiry date: checked at every request."""
+        return self.filter(revoked_at__isnull=True, expires_on__gte=timezone.localdate())
+
+
+class Release(models.Model):
+    """A victim's release of information (consent): it lets exactly one recipient see
+    exactly the named categories of this victim's information, until it expires or is
+    revoked. Visible to victim representatives only."""
+
+    disclosure = Protected(case_path="case", codes=(codename(Info.RELEASE),))
+
+    victim = models.ForeignKey(Victim, on_delete=models.PROTECT, related_name="releases")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="releases")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="releases_received"
+    )
+    purpose = models.TextField()
+    signed_on = models.DateField()
+    expires_on = models.DateField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="releases_recorded"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="releases_revoked",
+    )
+    revocation_reason = models.TextField(blank=True)
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "release of information"
+        verbose_name_plural = "releases of information"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__gte=models.F("signed_on")),
+                name="release_expires_after_signing",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | ~Q(revocation_reason=""),
+                name="release_revocation_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "victim"], name="release_recipient_victim"),
+            models.Index(fields=["expires_on"], name="release_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Release #{self.pk} to {self.recipient}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_on >= timezone.localdate()
+
+    @property
+    def category_list(self) -> list[str]:
+        return [item.category for item in self.items.all()]
+
+
+class ReleaseItem(models.Model):
+    """One category of information a release names."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
+    category = models.CharField(max_length=20, choices=ReleaseCategory.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["release", "category"], name="release_category_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.get_category_display()
+
+
+class VictimUserObjectPermission(UserObjectPermissionBase):
+    """A release's grant to its recipient, one row per released category. The release's
+    own expiry and revocation are checked in the query as well."""
+
+    content_object = models.ForeignKey(Victim, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False

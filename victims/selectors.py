@@ -1,15 +1,48 @@
-"""Reads of victim information, every one restricted by the disclosure policy."""
+"""Reads of victim information, every one through the disclosure policy.
+
+Identity and locating information are judged field by field: the victim representatives
+of a case see everything; officers and supervisors see identity, and locating fields
+only under an active release naming them; treatment and polygraph see the pseudonym.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
 from casework.models import Case
 from casework.panels import Panel
-from teams.disclosure import can_see_locating_information, restrict
-from victims.models import CaseVictim, Victim, VictimInput, VictimLocation
+from teams.disclosure import CaseAccess, case_access, restrict
+from teams.disclosure.policy import (
+    RELEASE_FIELDS,
+    Info,
+    ReleaseCategory,
+    codename,
+)
+from teams.disclosure.queries import case_ids_with, visible_case_ids
+from victims.models import (
+    CaseVictim,
+    Release,
+    ReleaseItem,
+    Victim,
+    VictimInput,
+    VictimLocation,
+    VictimUserObjectPermission,
+)
+
+ALL_LOCATING_FIELDS: frozenset[str] = frozenset(
+    field for fields in RELEASE_FIELDS.values() for field in fields
+)
+LOCATING_LABELS = {
+    field.name: str(field.verbose_name).capitalize() for field in VictimLocation._meta.fields
+}
+LOCATING_FIELD_ORDER = [field for fields in RELEASE_FIELDS.values() for field in fields]
+IDENTITY = codename(Info.VICTIM_IDENTITY)
+LOCATING = codename(Info.VICTIM_LOCATING)
 
 
 def victims_for(user: Any) -> QuerySet[Victim]:
@@ -28,20 +61,143 @@ def victim_inputs_for(user: Any) -> QuerySet[VictimInput]:
     return restrict(VictimInput.objects.all(), user).select_related("author")
 
 
-def case_victims_panel(case: Case, user: Any) -> Panel:
-    """The victims section of a case page: identity for the team, locating information
-    only where the policy allows it, fetched through the policy in one query."""
-    links = list(victim_links_for(user).filter(case=case))
-    shows_locating = can_see_locating_information(user, case.pk)
-    locations: dict[int, VictimLocation] = {}
-    if shows_locating and links:
-        locations = {
-            location.victim_id: location
-            for location in locations_for(user).filter(victim_id__in=[v.victim_id for v in links])
+def releases_for(user: Any) -> QuerySet[Release]:
+    return (
+        restrict(Release.objects.all(), user)
+        .select_related("victim", "recipient", "case", "created_by", "revoked_by")
+        .prefetch_related("items")
+    )
+
+
+def release_locating_branch(user: Any) -> QuerySet[Any]:
+    """VictimLocation rows opened to the user by an active release (registered with the
+    policy as an extra branch of restrict()). Both the guardian grant and the release's
+    own dates must hold, so revocation and expiry work on the next request."""
+    return (
+        VictimLocation.objects.order_by()
+        .filter(
+            victim_id__in=Release.objects.active()
+            .filter(recipient_id=user.pk, case_id__in=visible_case_ids(user))
+            .filter(items__category__in=list(RELEASE_FIELDS))
+            .values("victim_id"),
+        )
+        .filter(
+            victim_id__in=VictimUserObjectPermission.objects.filter(
+                user_id=user.pk, permission__codename__startswith="view_released_"
+            ).values("content_object_id")
+        )
+        .values("pk")
+    )
+
+
+def released_categories(user: Any, victim_ids: Iterable[int]) -> dict[int, set[str]]:
+    """Per victim, the categories an active release opens to the user (two queries)."""
+    ids = list(victim_ids)
+    if not ids or not getattr(user, "pk", None):
+        return {}
+    items = ReleaseItem.objects.filter(
+        release__in=Release.objects.active().filter(
+            recipient_id=user.pk, victim_id__in=ids, case_id__in=visible_case_ids(user)
+        )
+    ).values_list("release__victim_id", "category")
+    granted = set(
+        VictimUserObjectPermission.objects.filter(
+            user_id=user.pk, content_object_id__in=ids
+        ).values_list("content_object_id", "permission__codename")
+    )
+    released: dict[int, set[str]] = defaultdict(set)
+    for victim_id, category in items:
+        if (victim_id, f"view_released_{category}") in granted:
+            released[victim_id].add(category)
+    return dict(released)
+
+
+@dataclass(frozen=True)
+class VictimView:
+    """What one reader may see of one victim."""
+
+    victim: Victim
+    pseudonym: str
+    show_identity: bool
+    location_fields: frozenset[str]
+
+    @property
+    def display_name(self) -> str:
+        return self.victim.full_name if self.show_identity else self.pseudonym
+
+    def location_value(self, location: VictimLocation | None, field: str) -> str | None:
+        if location is None or field not in self.location_fields:
+            return None
+        return str(getattr(location, field))
+
+
+def victim_views(
+    user: Any, links: list[CaseVictim], access: CaseAccess | None = None
+) -> list[VictimView]:
+    """Judge each victim of `links` for `user`: identity or pseudonym, and which
+    locating fields. With `access` (one case's permissions) no query is needed for the
+    role-based part; the release part is one or two queries in all."""
+    victim_ids = [link.victim_id for link in links]
+    if access is not None:
+        identity_cases = {access.case_id} if access.has(IDENTITY) else set()
+        locating_cases = {access.case_id} if access.has(LOCATING) else set()
+    else:
+        case_ids = {link.case_id for link in links}
+        identity_cases = set(
+            Case.objects.filter(pk__in=case_ids_with(user, IDENTITY), id__in=case_ids).values_list(
+                "pk", flat=True
+            )
+        )
+        locating_cases = set(
+            Case.objects.filter(pk__in=case_ids_with(user, LOCATING), id__in=case_ids).values_list(
+                "pk", flat=True
+            )
+        )
+    released = released_categories(user, victim_ids)
+    views = []
+    for link in links:
+        categories = released.get(link.victim_id, set())
+        if link.case_id in locating_cases:
+            fields = ALL_LOCATING_FIELDS
+        else:
+            fields = frozenset(f for c in categories for f in RELEASE_FIELDS.get(c, ()))
+        views.append(
+            VictimView(
+                victim=link.victim,
+                pseudonym=link.pseudonym,
+                show_identity=link.case_id in identity_cases
+                or ReleaseCategory.IDENTITY in categories,
+                location_fields=fields,
+            )
+        )
+    return views
+
+
+def case_victims_panel(case: Case, user: Any, access: CaseAccess | None = None) -> Panel:
+    """The victims section of a case page, judged with the case's loaded permissions."""
+    access = access or case_access(user, case)
+    links = access.filter(CaseVictim.objects.filter(case=case).select_related("victim"))
+    views = victim_views(user, links, access)
+    shown = [view.victim.pk for view in views if view.location_fields]
+    locations = {
+        location.victim_id: location for location in locations_for(user).filter(victim_id__in=shown)
+    }
+    rows = [
+        {
+            "view": view,
+            "link": link,
+            "location": {
+                LOCATING_LABELS[field]: (view.location_value(locations.get(view.victim.pk), field))
+                for field in LOCATING_FIELD_ORDER
+                if field in view.location_fields
+            },
         }
-    rows = [{"link": link, "location": locations.get(link.victim_id)} for link in links]
-    inputs = list(victim_inputs_for(user).filter(case=case))
+        for view, link in zip(views, links, strict=True)
+    ]
+    inputs = access.filter(
+        VictimInput.objects.filter(case=case).select_related("author").order_by("-created_at")
+    )
     return Panel(
         template="victims/case_panel.html",
-        context={"victim_rows": rows, "shows_locating": shows_locating, "victim_inputs": inputs},
+        context={"victim_rows": rows, "victim_inputs": inputs, "access": access},
     )
