@@ -2,18 +2,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from audit.services import record_list, record_read
-from casework import selectors
+from casework import selectors, services
+from casework.forms import NoteForm, NoteLevelForm
 from casework.models import Case, CaseDecision, CaseNote, CaseStatus
 from casework.panels import panels_for
-from teams.disclosure import case_access, get_visible_or_404
+from teams.disclosure import CaseAccess, DisclosureLevel, audience, case_access, get_visible_or_404
+from teams.disclosure.grants import named_members
+from teams.disclosure.policy import LEVELED, roles_that_can_read
+from teams.disclosure.queries import case_or_404
 from teams.models import Team, User
 from teams.roles import Role
 from teams.selectors import active_roles, upcoming_meetings
@@ -39,20 +47,162 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    case = get_visible_or_404(selectors.cases_for(request.user), request.user, pk=pk)
-    # The user's permissions on this case are loaded once; each record is judged in memory.
-    access = case_access(request.user, case)
+    # The user's permissions on this case are loaded once, and decide whether the case
+    # is shown at all; each record is judged in memory.
+    cases = Case.objects.select_related("supervisee", "team", "assigned_officer")
+    case, access = case_or_404(cases, request.user, pk=pk)
     notes = access.filter(CaseNote.objects.filter(case=case).select_related("author"))
     decisions = access.filter(CaseDecision.objects.filter(case=case).select_related("author"))
+    _annotate_audience(notes, access)
+    _annotate_audience(decisions, access)
+    note_form = NoteForm(case=case, access=access, author=request.user)
     context: dict[str, Any] = {
         "case": case,
         "notes": notes,
         "decisions": decisions,
         "panels": panels_for(case, request.user, access),
         "access": access,
+        "note_form": note_form if note_form.can_write else None,
     }
     record_read(request.user, case, case_id=case.pk)
     return render(request, "casework/case_detail.html", context)
+
+
+def _annotate_audience(records: list[Any], access: CaseAccess) -> None:
+    """Give each record the labels of the roles that read it and whether this user may
+    change its level, from the policy table in memory: no query per record (the full
+    list of people is on the record's own audience page)."""
+    labels: dict[tuple[str, str], list[str]] = {}
+    writable_kinds = services.note_kinds_for(access)
+    for row in records:
+        spec = type(row).disclosure
+        info = spec.info_of(row)
+        key = (info, row.disclosure_level)
+        if key not in labels:
+            labels[key] = [str(role.label) for role in roles_that_can_read(info, key[1])]
+        row.audience_roles = labels[key]
+        row.is_restricted = info in LEVELED and row.disclosure_level == DisclosureLevel.RESTRICTED
+        if row._meta.model is CaseNote:
+            row.can_change_level = row.author_id == access.user_id and row.kind in writable_kinds
+
+
+def _note_form_page(request: HttpRequest, case: Case, form: NoteForm, status: int) -> HttpResponse:
+    return render(request, "casework/note_form.html", {"case": case, "form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_create(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_visible_or_404(selectors.cases_for(request.user), request.user, pk=pk)
+    access = case_access(request.user, case)
+    form = NoteForm(
+        request.POST if request.method == "POST" else None,
+        case=case,
+        access=access,
+        author=request.user,
+    )
+    if not form.can_write:
+        raise PermissionDenied("Your role on this case does not write notes.")
+    if request.method != "POST":
+        return _note_form_page(request, case, form, 200)
+    if form.is_valid():
+        try:
+            note = services.create_note(
+                request.user,
+                case,
+                form.cleaned_data["kind"],
+                form.cleaned_data["body"],
+                form.cleaned_data["disclosure_level"],
+                form.cleaned_data["named_members"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, f"Note added, shared with: {note.get_disclosure_level_display()}."
+            )
+            return redirect(reverse("case-detail", args=[case.pk]) + f"#note-{note.pk}")
+    return _note_form_page(request, case, form, 400)
+
+
+def _visible_note(request: HttpRequest, pk: int) -> CaseNote:
+    notes = CaseNote.objects.select_related("case", "author", "case__supervisee")
+    return get_visible_or_404(notes, request.user, pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_level(request: HttpRequest, pk: int) -> HttpResponse:
+    note = _visible_note(request, pk)
+    if note.author_id != request.user.pk:
+        # They can read the note (or they would have had a 404), but only its author
+        # decides who it is shared with.
+        raise PermissionDenied("Only the author of a note can change who it is shared with.")
+    access = case_access(request.user, note.case)
+    if not services.note_levels_for(access, note):
+        raise PermissionDenied("Your role on this case no longer writes this kind of note.")
+    form = NoteLevelForm(
+        request.POST if request.method == "POST" else None,
+        note=note,
+        access=access,
+        named=named_members(note),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_note_level(
+                request.user,
+                note,
+                form.cleaned_data["disclosure_level"],
+                form.cleaned_data["named_members"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, f"The note is now shared with: {note.get_disclosure_level_display()}."
+            )
+            return redirect(reverse("case-detail", args=[note.case_id]) + f"#note-{note.pk}")
+    if request.method != "POST":
+        record_read(request.user, note, case_id=note.case_id)
+    return render(
+        request,
+        "casework/note_level.html",
+        {"note": note, "case": note.case, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def note_audience(request: HttpRequest, pk: int) -> HttpResponse:
+    note = _visible_note(request, pk)
+    record_read(request.user, note, case_id=note.case_id)
+    return render(
+        request,
+        "casework/audience.html",
+        {
+            "record": note,
+            "case": note.case,
+            "record_kind": "note",
+            "audience": audience(note),
+        },
+    )
+
+
+@login_required
+def decision_audience(request: HttpRequest, pk: int) -> HttpResponse:
+    decisions = CaseDecision.objects.select_related("case", "author", "case__supervisee")
+    decision = get_visible_or_404(decisions, request.user, pk=pk)
+    record_read(request.user, decision, case_id=decision.case_id)
+    return render(
+        request,
+        "casework/audience.html",
+        {
+            "record": decision,
+            "case": decision.case,
+            "record_kind": "decision",
+            "audience": audience(decision),
+        },
+    )
 
 
 DASHBOARD_ROWS = 10

@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "config.tasks.record_heartbeat",
         "schedule": crontab(minute="*"),
     },
+    "expire-grants": {
+        "task": "victims.tasks.expire_grants",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # --- REST API -------------------------------------------------------------------------
@@ -236,10 +240,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
+    # JSON only: the browsable API draws forms whose choices come from unrestricted
+    # querysets (every case, every user), outside the disclosure policy. Swagger UI at
+    # /api/docs/ is the way to explore the API.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MDT casework API",

@@ -159,6 +159,12 @@ class VictimInputUserObjectPermission(UserObjectPermissionBase):
         abstract = False
 
 
+class ReleaseStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
 class ReleaseQuerySet(models.QuerySet["Release"]):
     def active(self) -> ReleaseQuerySet:
         """Signed, not revoked, not past its expiry date: checked at every request."""
@@ -221,6 +227,19 @@ class Release(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and self.expires_on >= timezone.localdate()
+
+    @property
+    def status(self) -> str:
+        """Computed at every read, like `active()`: nothing has to run for it to change."""
+        if self.revoked_at is not None:
+            return ReleaseStatus.REVOKED
+        if self.expires_on < timezone.localdate():
+            return ReleaseStatus.EXPIRED
+        return ReleaseStatus.ACTIVE
+
+    @property
+    def status_label(self) -> str:
+        return str(ReleaseStatus(self.status).label)
 
     @property
     def category_list(self) -> list[str]:

@@ -16,14 +16,17 @@ from django.db.models import QuerySet
 
 from casework.models import Case
 from casework.panels import Panel
-from teams.disclosure import CaseAccess, case_access, restrict
+from teams.disclosure import CaseAccess, case_access, restrict, writable_levels
 from teams.disclosure.policy import (
     RELEASE_FIELDS,
     Info,
     ReleaseCategory,
     codename,
+    role_codenames,
+    write_codename,
 )
-from teams.disclosure.queries import case_ids_with, visible_case_ids
+from teams.disclosure.queries import case_ids_with, team_ids_for, visible_case_ids
+from teams.roles import Role
 from victims.models import (
     CaseVictim,
     Release,
@@ -199,5 +202,96 @@ def case_victims_panel(case: Case, user: Any, access: CaseAccess | None = None) 
     )
     return Panel(
         template="victims/case_panel.html",
-        context={"victim_rows": rows, "victim_inputs": inputs, "access": access},
+        context={
+            "case": case,
+            "victim_rows": rows,
+            "victim_inputs": inputs,
+            "access": access,
+            # Victim representatives record input and change who sees it.
+            "can_write_input": bool(writable_levels(access, Info.VICTIM_INPUT)),
+        },
+    )
+
+
+def release_writer_roles() -> tuple[str, ...]:
+    """The roles that record releases (victim representatives), from the policy table."""
+    code = write_codename(Info.RELEASE)
+    return tuple(role.value for role in Role if code in role_codenames(role))
+
+
+def may_write_releases(access: CaseAccess) -> bool:
+    """A victim representative of the case's team: the permission, held through an
+    active membership of the team. A guest invited to one case reads as the role would
+    but records nothing (releases carry no level that could limit what they write)."""
+    return access.has(write_codename(Info.RELEASE)) and bool(
+        access.roles & set(release_writer_roles())
+    )
+
+
+def release_cases(user: Any, victim: Victim) -> QuerySet[Case]:
+    """The cases of `victim` on which the user may record releases: the permission,
+    held as a victim representative of the case's team (see may_write_releases)."""
+    return (
+        Case.objects.filter(
+            pk__in=case_ids_with(user, write_codename(Info.RELEASE)),
+            team_id__in=team_ids_for(user, release_writer_roles()),
+            victim_links__victim=victim,
+        )
+        .select_related("supervisee")
+        .order_by("reference")
+    )
+
+
+@dataclass(frozen=True)
+class VictimPage:
+    """Everything the victim page shows, judged by the policy for one reader."""
+
+    victim: Victim
+    display_name: str
+    show_identity: bool
+    rows: list[tuple[CaseVictim, VictimView]]
+    location: dict[str, str | None]
+    releases: list[Release] | None  # None: the reader may not see releases at all
+    release_case_ids: frozenset[int]  # the cases on which the reader records releases
+
+
+def victim_page(user: Any, victim: Victim) -> VictimPage:
+    """One victim as `user` may see them: identity or pseudonym, the linked cases the
+    user can see, the locating fields allowed, and the releases for their representatives."""
+    links = list(
+        victim_links_for(user)
+        .filter(victim=victim)
+        .select_related("case", "case__supervisee")
+        .order_by("case__reference")
+    )
+    views = victim_views(user, links)
+    show_identity = any(view.show_identity for view in views)
+    fields = frozenset(field for view in views for field in view.location_fields)
+    location_row = locations_for(user).filter(victim=victim).first() if fields else None
+    location = {
+        LOCATING_LABELS[field]: (
+            str(getattr(location_row, field)) if location_row is not None else None
+        )
+        for field in LOCATING_FIELD_ORDER
+        if field in fields
+    }
+    release_case_ids = frozenset(release_cases(user, victim).values_list("pk", flat=True))
+    link_case_ids = [link.case_id for link in links]
+    reads_releases = Case.objects.filter(
+        pk__in=case_ids_with(user, codename(Info.RELEASE)), id__in=link_case_ids
+    ).exists()
+    releases = (
+        list(releases_for(user).filter(victim=victim).order_by("-created_at", "-id"))
+        if reads_releases
+        else None
+    )
+    pseudonyms = list(dict.fromkeys(view.pseudonym for view in views))
+    return VictimPage(
+        victim=victim,
+        display_name=victim.full_name if show_identity else " / ".join(pseudonyms),
+        show_identity=show_identity,
+        rows=list(zip(links, views, strict=True)),
+        location=location,
+        releases=releases,
+        release_case_ids=release_case_ids,
     )

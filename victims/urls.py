@@ -1,3 +1,11 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []  # victims' pages are added here
+from victims import views
+
+urlpatterns = [
+    path("victims/<int:pk>/", views.victim_detail, name="victim-detail"),
+    path("victims/<int:pk>/releases/new/", views.release_create, name="release-create"),
+    path("releases/<int:pk>/revoke/", views.release_revoke, name="release-revoke"),
+    path("cases/<int:pk>/victim-input/new/", views.victim_input_create, name="victim-input-create"),
+    path("victim-input/<int:pk>/level/", views.victim_input_level, name="victim-input-level"),
+]

@@ -4,109 +4,353 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=30, unique=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('absconded', 'Absconded'), ('warrant', 'Warrant issued'), ('suspended', 'Suspended'), ('closed', 'Closed')], default='active', max_length=12)),
-                ('supervision_start', models.DateField()),
-                ('supervision_end', models.DateField(blank=True, null=True)),
-                ('conditions', models.TextField(blank=True, help_text='Conditions of supervision, one per line.')),
-                ('next_review_due', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.CharField(max_length=30, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("absconded", "Absconded"),
+                            ("warrant", "Warrant issued"),
+                            ("suspended", "Suspended"),
+                            ("closed", "Closed"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("supervision_start", models.DateField()),
+                ("supervision_end", models.DateField(blank=True, null=True)),
+                (
+                    "conditions",
+                    models.TextField(
+                        blank=True, help_text="Conditions of supervision, one per line."
+                    ),
+                ),
+                ("next_review_due", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-supervision_start', 'reference'],
-                'permissions': (('view_case_summary', 'Read Case summary (status, conditions, supervision level, officer)'), ('add_case_summary', 'Write Case summary (status, conditions, supervision level, officer)'), ('view_supervision_note__team', 'Read Supervision notes (Whole team)'), ('view_supervision_note__supervision', 'Read Supervision notes (Supervision (officer, supervisor, treatment, polygraph))'), ('view_supervision_note__supervision_and_victim_services', 'Read Supervision notes (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_supervision_note__victim_services', 'Read Supervision notes (Victim services only)'), ('add_supervision_note', 'Write Supervision notes'), ('view_treatment_note__team', 'Read Treatment progress notes (Whole team)'), ('view_treatment_note__supervision', 'Read Treatment progress notes (Supervision (officer, supervisor, treatment, polygraph))'), ('view_treatment_note__supervision_and_victim_services', 'Read Treatment progress notes (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_treatment_note__victim_services', 'Read Treatment progress notes (Victim services only)'), ('add_treatment_note', 'Write Treatment progress notes'), ('view_polygraph_result__team', 'Read Polygraph results (Whole team)'), ('view_polygraph_result__supervision', 'Read Polygraph results (Supervision (officer, supervisor, treatment, polygraph))'), ('view_polygraph_result__supervision_and_victim_services', 'Read Polygraph results (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_polygraph_result__victim_services', 'Read Polygraph results (Victim services only)'), ('add_polygraph_result', 'Write Polygraph results'), ('view_decision_draft', 'Read Decisions not yet final'), ('add_decision_draft', 'Write Decisions not yet final'), ('view_decision_final__team', 'Read Final decisions (Whole team)'), ('view_decision_final__supervision', 'Read Final decisions (Supervision (officer, supervisor, treatment, polygraph))'), ('view_decision_final__supervision_and_victim_services', 'Read Final decisions (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_decision_final__victim_services', 'Read Final decisions (Victim services only)'), ('add_decision_final', 'Write Final decisions'), ('view_victim_identity', 'Read Victim identity (name, relationship)'), ('add_victim_identity', 'Write Victim identity (name, relationship)'), ('view_victim_locating', 'Read Victim locating information'), ('add_victim_locating', 'Write Victim locating information'), ('view_victim_input__team', 'Read Victim input (Whole team)'), ('view_victim_input__supervision', 'Read Victim input (Supervision (officer, supervisor, treatment, polygraph))'), ('view_victim_input__supervision_and_victim_services', 'Read Victim input (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_victim_input__victim_services', 'Read Victim input (Victim services only)'), ('add_victim_input', 'Write Victim input'), ('view_release', 'Read Releases of information (victim consent)'), ('add_release', 'Write Releases of information (victim consent)'), ('view_notification_registration', 'Read Victim notification registration'), ('add_notification_registration', 'Write Victim notification registration'), ('view_victim_identity__pseudonym', "Read victims' pseudonyms and relationship")),
+                "ordering": ["-supervision_start", "reference"],
+                "permissions": (
+                    (
+                        "view_case_summary",
+                        "Read Case summary (status, conditions, supervision level, officer)",
+                    ),
+                    (
+                        "add_case_summary",
+                        "Write Case summary (status, conditions, supervision level, officer)",
+                    ),
+                    ("view_supervision_note__team", "Read Supervision notes (Whole team)"),
+                    (
+                        "view_supervision_note__supervision",
+                        "Read Supervision notes (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_supervision_note__supervision_and_victim_services",
+                        "Read Supervision notes (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_supervision_note__victim_services",
+                        "Read Supervision notes (Victim services only)",
+                    ),
+                    ("add_supervision_note", "Write Supervision notes"),
+                    ("view_treatment_note__team", "Read Treatment progress notes (Whole team)"),
+                    (
+                        "view_treatment_note__supervision",
+                        "Read Treatment progress notes (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_treatment_note__supervision_and_victim_services",
+                        "Read Treatment progress notes (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_treatment_note__victim_services",
+                        "Read Treatment progress notes (Victim services only)",
+                    ),
+                    ("add_treatment_note", "Write Treatment progress notes"),
+                    ("view_polygraph_result__team", "Read Polygraph results (Whole team)"),
+                    (
+                        "view_polygraph_result__supervision",
+                        "Read Polygraph results (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_polygraph_result__supervision_and_victim_services",
+                        "Read Polygraph results (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_polygraph_result__victim_services",
+                        "Read Polygraph results (Victim services only)",
+                    ),
+                    ("add_polygraph_result", "Write Polygraph results"),
+                    ("view_decision_draft", "Read Decisions not yet final"),
+                    ("add_decision_draft", "Write Decisions not yet final"),
+                    ("view_decision_final__team", "Read Final decisions (Whole team)"),
+                    (
+                        "view_decision_final__supervision",
+                        "Read Final decisions (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_decision_final__supervision_and_victim_services",
+                        "Read Final decisions (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_decision_final__victim_services",
+                        "Read Final decisions (Victim services only)",
+                    ),
+                    ("add_decision_final", "Write Final decisions"),
+                    ("view_victim_identity", "Read Victim identity (name, relationship)"),
+                    ("add_victim_identity", "Write Victim identity (name, relationship)"),
+                    ("view_victim_locating", "Read Victim locating information"),
+                    ("add_victim_locating", "Write Victim locating information"),
+                    ("view_victim_input__team", "Read Victim input (Whole team)"),
+                    (
+                        "view_victim_input__supervision",
+                        "Read Victim input (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_victim_input__supervision_and_victim_services",
+                        "Read Victim input (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_victim_input__victim_services",
+                        "Read Victim input (Victim services only)",
+                    ),
+                    ("add_victim_input", "Write Victim input"),
+                    ("view_release", "Read Releases of information (victim consent)"),
+                    ("add_release", "Write Releases of information (victim consent)"),
+                    ("view_notification_registration", "Read Victim notification registration"),
+                    ("add_notification_registration", "Write Victim notification registration"),
+                    (
+                        "view_victim_identity__pseudonym",
+                        "Read victims' pseudonyms and relationship",
+                    ),
+                ),
             },
         ),
         migrations.CreateModel(
-            name='CaseDecision',
+            name="CaseDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('residence', 'Residence approval'), ('employment', 'Employment approval'), ('travel', 'Travel permission'), ('contact_victim', 'Contact permission (with a victim)'), ('contact_minors', 'Contact permission (with minors)'), ('chaperone', 'Chaperone approval'), ('treatment_change', 'Treatment change'), ('supervision_level', 'Supervision level change'), ('sanction', 'Response to a violation'), ('polygraph_follow_up', 'Polygraph follow-up'), ('condition_release', 'Release from a condition'), ('discharge', 'Discharge'), ('other', 'Other')], max_length=24)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('proposed', 'Proposed'), ('approved', 'Approved'), ('final', 'Final'), ('withdrawn', 'Withdrawn')], default='draft', max_length=12)),
-                ('summary', models.CharField(max_length=200)),
-                ('rationale', models.TextField(blank=True)),
-                ('disclosure_level', models.CharField(choices=[('team', 'Whole team'), ('supervision', 'Supervision (officer, supervisor, treatment, polygraph)'), ('supervision_and_victim_services', 'Supervision and victim services (officer, supervisor, victim representatives)'), ('victim_services', 'Victim services only'), ('restricted', 'Restricted (author and named members)')], default='team', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finalised_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("residence", "Residence approval"),
+                            ("employment", "Employment approval"),
+                            ("travel", "Travel permission"),
+                            ("contact_victim", "Contact permission (with a victim)"),
+                            ("contact_minors", "Contact permission (with minors)"),
+                            ("chaperone", "Chaperone approval"),
+                            ("treatment_change", "Treatment change"),
+                            ("supervision_level", "Supervision level change"),
+                            ("sanction", "Response to a violation"),
+                            ("polygraph_follow_up", "Polygraph follow-up"),
+                            ("condition_release", "Release from a condition"),
+                            ("discharge", "Discharge"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("proposed", "Proposed"),
+                            ("approved", "Approved"),
+                            ("final", "Final"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("summary", models.CharField(max_length=200)),
+                ("rationale", models.TextField(blank=True)),
+                (
+                    "disclosure_level",
+                    models.CharField(
+                        choices=[
+                            ("team", "Whole team"),
+                            (
+                                "supervision",
+                                "Supervision (officer, supervisor, treatment, polygraph)",
+                            ),
+                            (
+                                "supervision_and_victim_services",
+                                "Supervision and victim services (officer, supervisor, victim representatives)",
+                            ),
+                            ("victim_services", "Victim services only"),
+                            ("restricted", "Restricted (author and named members)"),
+                        ],
+                        default="team",
+                        max_length=40,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finalised_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseDecisionUserObjectPermission',
+            name="CaseDecisionUserObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='CaseNote',
+            name="CaseNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('supervision', 'Supervision'), ('treatment', 'Treatment progress'), ('polygraph', 'Polygraph'), ('general', 'General')], default='supervision', max_length=12)),
-                ('body', models.TextField()),
-                ('disclosure_level', models.CharField(choices=[('team', 'Whole team'), ('supervision', 'Supervision (officer, supervisor, treatment, polygraph)'), ('supervision_and_victim_services', 'Supervision and victim services (officer, supervisor, victim representatives)'), ('victim_services', 'Victim services only'), ('restricted', 'Restricted (author and named members)')], default='supervision', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("supervision", "Supervision"),
+                            ("treatment", "Treatment progress"),
+                            ("polygraph", "Polygraph"),
+                            ("general", "General"),
+                        ],
+                        default="supervision",
+                        max_length=12,
+                    ),
+                ),
+                ("body", models.TextField()),
+                (
+                    "disclosure_level",
+                    models.CharField(
+                        choices=[
+                            ("team", "Whole team"),
+                            (
+                                "supervision",
+                                "Supervision (officer, supervisor, treatment, polygraph)",
+                            ),
+                            (
+                                "supervision_and_victim_services",
+                                "Supervision and victim services (officer, supervisor, victim representatives)",
+                            ),
+                            ("victim_services", "Victim services only"),
+                            ("restricted", "Restricted (author and named members)"),
+                        ],
+                        default="supervision",
+                        max_length=40,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseNoteUserObjectPermission',
+            name="CaseNoteUserObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='CaseUserObjectPermission',
+            name="CaseUserObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Supervisee',
+            name="Supervisee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=80)),
-                ('last_name', models.CharField(max_length=80)),
-                ('date_of_birth', models.DateField()),
-                ('docket_number', models.CharField(max_length=40, unique=True)),
-                ('risk_level', models.CharField(choices=[('low', 'Low'), ('moderate', 'Moderate'), ('high', 'High')], max_length=12)),
-                ('supervision_level', models.CharField(choices=[('minimum', 'Minimum'), ('medium', 'Medium'), ('maximum', 'Maximum'), ('intensive', 'Intensive')], max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=80)),
+                ("last_name", models.CharField(max_length=80)),
+                ("date_of_birth", models.DateField()),
+                ("docket_number", models.CharField(max_length=40, unique=True)),
+                (
+                    "risk_level",
+                    models.CharField(
+                        choices=[("low", "Low"), ("moderate", "Moderate"), ("high", "High")],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "supervision_level",
+                    models.CharField(
+                        choices=[
+                            ("minimum", "Minimum"),
+                            ("medium", "Medium"),
+                            ("maximum", "Maximum"),
+                            ("intensive", "Intensive"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'person under supervision',
-                'verbose_name_plural': 'people under supervision',
-                'ordering': ['last_name', 'first_name'],
+                "verbose_name": "person under supervision",
+                "verbose_name_plural": "people under supervision",
+                "ordering": ["last_name", "first_name"],
             },
         ),
     ]

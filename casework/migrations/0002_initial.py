@@ -6,148 +6,212 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('casework', '0001_initial'),
-        ('teams', '0001_initial'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("casework", "0001_initial"),
+        ("teams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='case',
-            name='assigned_officer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assigned_cases', to=settings.AUTH_USER_MODEL),
+            model_name="case",
+            name="assigned_officer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="assigned_cases",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='teams.team'),
+            model_name="case",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="cases", to="teams.team"
+            ),
         ),
         migrations.AddField(
-            model_name='casedecision',
-            name='author',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_decisions', to=settings.AUTH_USER_MODEL),
+            model_name="casedecision",
+            name="author",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="case_decisions",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='casedecision',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='casework.case'),
+            model_name="casedecision",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="decisions",
+                to="casework.case",
+            ),
         ),
         migrations.AddField(
-            model_name='casedecisionuserobjectpermission',
-            name='content_object',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='casework.casedecision'),
+            model_name="casedecisionuserobjectpermission",
+            name="content_object",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="casework.casedecision"
+            ),
         ),
         migrations.AddField(
-            model_name='casedecisionuserobjectpermission',
-            name='permission',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission'),
+            model_name="casedecisionuserobjectpermission",
+            name="permission",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+            ),
         ),
         migrations.AddField(
-            model_name='casedecisionuserobjectpermission',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL),
+            model_name="casedecisionuserobjectpermission",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='casenote',
-            name='author',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_notes', to=settings.AUTH_USER_MODEL),
+            model_name="casenote",
+            name="author",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="case_notes",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='casenote',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notes', to='casework.case'),
+            model_name="casenote",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notes",
+                to="casework.case",
+            ),
         ),
         migrations.AddField(
-            model_name='casenoteuserobjectpermission',
-            name='content_object',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='casework.casenote'),
+            model_name="casenoteuserobjectpermission",
+            name="content_object",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="casework.casenote"
+            ),
         ),
         migrations.AddField(
-            model_name='casenoteuserobjectpermission',
-            name='permission',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission'),
+            model_name="casenoteuserobjectpermission",
+            name="permission",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+            ),
         ),
         migrations.AddField(
-            model_name='casenoteuserobjectpermission',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL),
+            model_name="casenoteuserobjectpermission",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='caseuserobjectpermission',
-            name='content_object',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='casework.case'),
+            model_name="caseuserobjectpermission",
+            name="content_object",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="casework.case"
+            ),
         ),
         migrations.AddField(
-            model_name='caseuserobjectpermission',
-            name='granted_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="caseuserobjectpermission",
+            name="granted_by",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='caseuserobjectpermission',
-            name='permission',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission'),
+            model_name="caseuserobjectpermission",
+            name="permission",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+            ),
         ),
         migrations.AddField(
-            model_name='caseuserobjectpermission',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL),
+            model_name="caseuserobjectpermission",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddIndex(
-            model_name='supervisee',
-            index=models.Index(fields=['last_name', 'first_name'], name='supervisee_name'),
+            model_name="supervisee",
+            index=models.Index(fields=["last_name", "first_name"], name="supervisee_name"),
         ),
         migrations.AddField(
-            model_name='case',
-            name='supervisee',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='casework.supervisee'),
+            model_name="case",
+            name="supervisee",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cases",
+                to="casework.supervisee",
+            ),
         ),
         migrations.AddIndex(
-            model_name='casedecision',
-            index=models.Index(fields=['case', 'status'], name='decision_case_status'),
+            model_name="casedecision",
+            index=models.Index(fields=["case", "status"], name="decision_case_status"),
         ),
         migrations.AddConstraint(
-            model_name='casedecision',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('finalised_at__isnull', False), ('status', 'final')), models.Q(('status', 'final'), _negated=True), _connector='OR'), name='final_decision_has_finalised_at'),
+            model_name="casedecision",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("finalised_at__isnull", False), ("status", "final")),
+                    models.Q(("status", "final"), _negated=True),
+                    _connector="OR",
+                ),
+                name="final_decision_has_finalised_at",
+            ),
         ),
         migrations.AlterUniqueTogether(
-            name='casedecisionuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="casedecisionuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
         migrations.AddIndex(
-            model_name='casenote',
-            index=models.Index(fields=['case', '-created_at'], name='note_case_created'),
+            model_name="casenote",
+            index=models.Index(fields=["case", "-created_at"], name="note_case_created"),
         ),
         migrations.AlterUniqueTogether(
-            name='casenoteuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="casenoteuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
         migrations.AddIndex(
-            model_name='caseuserobjectpermission',
-            index=models.Index(fields=['user', 'content_object'], name='caseperm_user_case'),
+            model_name="caseuserobjectpermission",
+            index=models.Index(fields=["user", "content_object"], name="caseperm_user_case"),
         ),
         migrations.AlterUniqueTogether(
-            name='caseuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="caseuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['team', 'status'], name='case_team_status'),
+            model_name="case",
+            index=models.Index(fields=["team", "status"], name="case_team_status"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['assigned_officer', 'status'], name='case_officer_status'),
+            model_name="case",
+            index=models.Index(fields=["assigned_officer", "status"], name="case_officer_status"),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['next_review_due'], name='case_review_due'),
+            model_name="case",
+            index=models.Index(fields=["next_review_due"], name="case_review_due"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.CheckConstraint(condition=models.Q(('supervision_end__isnull', True), ('supervision_end__gte', models.F('supervision_start')), _connector='OR'), name='case_supervision_ends_after_start'),
+            model_name="case",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("supervision_end__isnull", True),
+                    ("supervision_end__gte", models.F("supervision_start")),
+                    _connector="OR",
+                ),
+                name="case_supervision_ends_after_start",
+            ),
         ),
     ]

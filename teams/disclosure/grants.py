@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit.models import Action
 from audit.services import record
-from teams.disclosure.policy import role_codenames
+from teams.disclosure.policy import role_codenames, role_read_codenames
 from teams.roles import Role
 
 
@@ -94,12 +94,13 @@ def grant_case_access(
     expires_at: dt.datetime | None = None,
 ) -> int:
     """An exception on one case: the user reads it as `role` would (a guest from another
-    team invited for this case, or emergency access), until `expires_at` if given."""
+    team invited for this case, or emergency access), until `expires_at` if given.
+    Reads only: writing on a case takes a membership of its team."""
     from casework.models import CaseUserObjectPermission
 
     # Case carries the same policy codenames as Team (Case.Meta.permissions), so an
-    # exception holds exactly what the role holds on a team.
-    case_perms = _permissions(type(case), role_codenames(role))
+    # exception holds what the role reads on a team; never its writes.
+    case_perms = _permissions(type(case), role_read_codenames(role))
     with transaction.atomic():
         CaseUserObjectPermission.objects.filter(user=user, content_object=case).delete()
         rows = [

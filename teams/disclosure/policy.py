@@ -229,6 +229,12 @@ def role_codenames(role: Role, matrix: dict[Info, dict[Role, Access]] | None = N
     return granted
 
 
+def role_read_codenames(role: Role) -> set[str]:
+    """What a guest invited to one case in `role` holds there: the role's reads, none
+    of its writes (a guest takes part in one case; they author nothing on it)."""
+    return {code for code in role_codenames(role) if not code.startswith("add_")}
+
+
 def all_team_permissions() -> tuple[tuple[str, str], ...]:
     """(codename, name) of every permission the policy can grant on a team."""
     perms: list[tuple[str, str]] = []

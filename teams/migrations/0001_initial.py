@@ -9,169 +9,507 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('office', models.CharField(max_length=160)),
-                ('jurisdiction', models.CharField(max_length=160)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("office", models.CharField(max_length=160)),
+                ("jurisdiction", models.CharField(max_length=160)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'permissions': (('view_case_summary', 'Read Case summary (status, conditions, supervision level, officer)'), ('add_case_summary', 'Write Case summary (status, conditions, supervision level, officer)'), ('view_supervision_note__team', 'Read Supervision notes (Whole team)'), ('view_supervision_note__supervision', 'Read Supervision notes (Supervision (officer, supervisor, treatment, polygraph))'), ('view_supervision_note__supervision_and_victim_services', 'Read Supervision notes (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_supervision_note__victim_services', 'Read Supervision notes (Victim services only)'), ('add_supervision_note', 'Write Supervision notes'), ('view_treatment_note__team', 'Read Treatment progress notes (Whole team)'), ('view_treatment_note__supervision', 'Read Treatment progress notes (Supervision (officer, supervisor, treatment, polygraph))'), ('view_treatment_note__supervision_and_victim_services', 'Read Treatment progress notes (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_treatment_note__victim_services', 'Read Treatment progress notes (Victim services only)'), ('add_treatment_note', 'Write Treatment progress notes'), ('view_polygraph_result__team', 'Read Polygraph results (Whole team)'), ('view_polygraph_result__supervision', 'Read Polygraph results (Supervision (officer, supervisor, treatment, polygraph))'), ('view_polygraph_result__supervision_and_victim_services', 'Read Polygraph results (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_polygraph_result__victim_services', 'Read Polygraph results (Victim services only)'), ('add_polygraph_result', 'Write Polygraph results'), ('view_decision_draft', 'Read Decisions not yet final'), ('add_decision_draft', 'Write Decisions not yet final'), ('view_decision_final__team', 'Read Final decisions (Whole team)'), ('view_decision_final__supervision', 'Read Final decisions (Supervision (officer, supervisor, treatment, polygraph))'), ('view_decision_final__supervision_and_victim_services', 'Read Final decisions (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_decision_final__victim_services', 'Read Final decisions (Victim services only)'), ('add_decision_final', 'Write Final decisions'), ('view_victim_identity', 'Read Victim identity (name, relationship)'), ('add_victim_identity', 'Write Victim identity (name, relationship)'), ('view_victim_locating', 'Read Victim locating information'), ('add_victim_locating', 'Write Victim locating information'), ('view_victim_input__team', 'Read Victim input (Whole team)'), ('view_victim_input__supervision', 'Read Victim input (Supervision (officer, supervisor, treatment, polygraph))'), ('view_victim_input__supervision_and_victim_services', 'Read Victim input (Supervision and victim services (officer, supervisor, victim representatives))'), ('view_victim_input__victim_services', 'Read Victim input (Victim services only)'), ('add_victim_input', 'Write Victim input'), ('view_release', 'Read Releases of information (victim consent)'), ('add_release', 'Write Releases of information (victim consent)'), ('view_notification_registration', 'Read Victim notification registration'), ('add_notification_registration', 'Write Victim notification registration'), ('view_victim_identity__pseudonym', "Read victims' pseudonyms and relationship")),
+                "ordering": ["name"],
+                "permissions": (
+                    (
+                        "view_case_summary",
+                        "Read Case summary (status, conditions, supervision level, officer)",
+                    ),
+                    (
+                        "add_case_summary",
+                        "Write Case summary (status, conditions, supervision level, officer)",
+                    ),
+                    ("view_supervision_note__team", "Read Supervision notes (Whole team)"),
+                    (
+                        "view_supervision_note__supervision",
+                        "Read Supervision notes (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_supervision_note__supervision_and_victim_services",
+                        "Read Supervision notes (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_supervision_note__victim_services",
+                        "Read Supervision notes (Victim services only)",
+                    ),
+                    ("add_supervision_note", "Write Supervision notes"),
+                    ("view_treatment_note__team", "Read Treatment progress notes (Whole team)"),
+                    (
+                        "view_treatment_note__supervision",
+                        "Read Treatment progress notes (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_treatment_note__supervision_and_victim_services",
+                        "Read Treatment progress notes (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_treatment_note__victim_services",
+                        "Read Treatment progress notes (Victim services only)",
+                    ),
+                    ("add_treatment_note", "Write Treatment progress notes"),
+                    ("view_polygraph_result__team", "Read Polygraph results (Whole team)"),
+                    (
+                        "view_polygraph_result__supervision",
+                        "Read Polygraph results (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_polygraph_result__supervision_and_victim_services",
+                        "Read Polygraph results (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_polygraph_result__victim_services",
+                        "Read Polygraph results (Victim services only)",
+                    ),
+                    ("add_polygraph_result", "Write Polygraph results"),
+                    ("view_decision_draft", "Read Decisions not yet final"),
+                    ("add_decision_draft", "Write Decisions not yet final"),
+                    ("view_decision_final__team", "Read Final decisions (Whole team)"),
+                    (
+                        "view_decision_final__supervision",
+                        "Read Final decisions (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_decision_final__supervision_and_victim_services",
+                        "Read Final decisions (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_decision_final__victim_services",
+                        "Read Final decisions (Victim services only)",
+                    ),
+                    ("add_decision_final", "Write Final decisions"),
+                    ("view_victim_identity", "Read Victim identity (name, relationship)"),
+                    ("add_victim_identity", "Write Victim identity (name, relationship)"),
+                    ("view_victim_locating", "Read Victim locating information"),
+                    ("add_victim_locating", "Write Victim locating information"),
+                    ("view_victim_input__team", "Read Victim input (Whole team)"),
+                    (
+                        "view_victim_input__supervision",
+                        "Read Victim input (Supervision (officer, supervisor, treatment, polygraph))",
+                    ),
+                    (
+                        "view_victim_input__supervision_and_victim_services",
+                        "Read Victim input (Supervision and victim services (officer, supervisor, victim representatives))",
+                    ),
+                    (
+                        "view_victim_input__victim_services",
+                        "Read Victim input (Victim services only)",
+                    ),
+                    ("add_victim_input", "Write Victim input"),
+                    ("view_release", "Read Releases of information (victim consent)"),
+                    ("add_release", "Write Releases of information (victim consent)"),
+                    ("view_notification_registration", "Read Victim notification registration"),
+                    ("add_notification_registration", "Write Victim notification registration"),
+                    (
+                        "view_victim_identity__pseudonym",
+                        "Read victims' pseudonyms and relationship",
+                    ),
+                ),
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('job_title', models.CharField(blank=True, max_length=120)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                (
+                    "first_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="last name"),
+                ),
+                (
+                    "email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="email address"),
+                ),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="date joined"
+                    ),
+                ),
+                ("job_title", models.CharField(blank=True, max_length=120)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'username'],
-                'swappable': 'AUTH_USER_MODEL',
+                "ordering": ["last_name", "first_name", "username"],
+                "swappable": "AUTH_USER_MODEL",
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='MeetingAttendee',
+            name="MeetingAttendee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rsvp', models.CharField(choices=[('pending', 'No answer yet'), ('attending', 'Attending'), ('declined', 'Declined'), ('tentative', 'Tentative')], default='pending', max_length=12)),
-                ('attended', models.BooleanField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='meeting_attendance', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "rsvp",
+                    models.CharField(
+                        choices=[
+                            ("pending", "No answer yet"),
+                            ("attending", "Attending"),
+                            ("declined", "Declined"),
+                            ("tentative", "Tentative"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("attended", models.BooleanField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="meeting_attendance",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['meeting', 'user__username'],
+                "ordering": ["meeting", "user__username"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewMeeting',
+            name="ReviewMeeting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(default='MDT case review', max_length=160)),
-                ('starts_at', models.DateTimeField()),
-                ('duration_minutes', models.PositiveSmallIntegerField(default=60)),
-                ('location', models.CharField(blank=True, max_length=200)),
-                ('call_link', models.URLField(blank=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('held', 'Held'), ('cancelled', 'Cancelled')], default='scheduled', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('attendees', models.ManyToManyField(related_name='review_meetings', through='teams.MeetingAttendee', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='meetings', to='teams.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(default="MDT case review", max_length=160)),
+                ("starts_at", models.DateTimeField()),
+                ("duration_minutes", models.PositiveSmallIntegerField(default=60)),
+                ("location", models.CharField(blank=True, max_length=200)),
+                ("call_link", models.URLField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("held", "Held"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "attendees",
+                    models.ManyToManyField(
+                        related_name="review_meetings",
+                        through="teams.MeetingAttendee",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="meetings",
+                        to="teams.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at'],
+                "ordering": ["starts_at"],
             },
         ),
         migrations.AddField(
-            model_name='meetingattendee',
-            name='meeting',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attendance', to='teams.reviewmeeting'),
+            model_name="meetingattendee",
+            name="meeting",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="attendance",
+                to="teams.reviewmeeting",
+            ),
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('officer', 'Probation officer'), ('supervisor', 'Supervisor'), ('victim_rep', 'Victim representative'), ('treatment', 'Treatment provider'), ('polygraph', 'Polygraph examiner')], max_length=20)),
-                ('active_from', models.DateField(default=django.utils.timezone.localdate)),
-                ('active_to', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='memberships', to='teams.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("officer", "Probation officer"),
+                            ("supervisor", "Supervisor"),
+                            ("victim_rep", "Victim representative"),
+                            ("treatment", "Treatment provider"),
+                            ("polygraph", "Polygraph examiner"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("active_from", models.DateField(default=django.utils.timezone.localdate)),
+                ("active_to", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="memberships",
+                        to="teams.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['team__name', 'role', 'user__username'],
+                "ordering": ["team__name", "role", "user__username"],
             },
         ),
         migrations.CreateModel(
-            name='TeamGroupObjectPermission',
+            name="TeamGroupObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_object', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='teams.team')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.group')),
-                ('permission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "content_object",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="teams.team"),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="auth.group"),
+                ),
+                (
+                    "permission",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='TeamRoleGroup',
+            name="TeamRoleGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('officer', 'Probation officer'), ('supervisor', 'Supervisor'), ('victim_rep', 'Victim representative'), ('treatment', 'Treatment provider'), ('polygraph', 'Polygraph examiner')], max_length=20)),
-                ('group', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='team_role', to='auth.group')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_groups', to='teams.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("officer", "Probation officer"),
+                            ("supervisor", "Supervisor"),
+                            ("victim_rep", "Victim representative"),
+                            ("treatment", "Treatment provider"),
+                            ("polygraph", "Polygraph examiner"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "group",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="team_role",
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="role_groups",
+                        to="teams.team",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='meetingattendee',
-            constraint=models.UniqueConstraint(fields=('meeting', 'user'), name='attendee_once_per_meeting'),
+            model_name="meetingattendee",
+            constraint=models.UniqueConstraint(
+                fields=("meeting", "user"), name="attendee_once_per_meeting"
+            ),
         ),
         migrations.AddIndex(
-            model_name='reviewmeeting',
-            index=models.Index(fields=['team', 'starts_at'], name='meeting_team_start'),
+            model_name="reviewmeeting",
+            index=models.Index(fields=["team", "starts_at"], name="meeting_team_start"),
         ),
         migrations.AddConstraint(
-            model_name='reviewmeeting',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('location', ''), _negated=True), models.Q(('call_link', ''), _negated=True), _connector='OR'), name='meeting_has_place_or_link'),
+            model_name="reviewmeeting",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("location", ""), _negated=True),
+                    models.Q(("call_link", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="meeting_has_place_or_link",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewmeeting',
-            constraint=models.CheckConstraint(condition=models.Q(('duration_minutes__gt', 0)), name='meeting_has_length'),
+            model_name="reviewmeeting",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("duration_minutes__gt", 0)), name="meeting_has_length"
+            ),
         ),
         migrations.AddIndex(
-            model_name='membership',
-            index=models.Index(fields=['user', 'team'], name='membership_user_team'),
+            model_name="membership",
+            index=models.Index(fields=["user", "team"], name="membership_user_team"),
         ),
         migrations.AddIndex(
-            model_name='membership',
-            index=models.Index(fields=['team', 'role'], name='membership_team_role'),
+            model_name="membership",
+            index=models.Index(fields=["team", "role"], name="membership_team_role"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(('active_to__isnull', True), ('active_to__gte', models.F('active_from')), _connector='OR'), name='membership_ends_after_it_starts'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("active_to__isnull", True),
+                    ("active_to__gte", models.F("active_from")),
+                    _connector="OR",
+                ),
+                name="membership_ends_after_it_starts",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(condition=models.Q(('active_to__isnull', True)), fields=('user', 'team', 'role'), name='one_open_membership_per_role'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active_to__isnull", True)),
+                fields=("user", "team", "role"),
+                name="one_open_membership_per_role",
+            ),
         ),
         migrations.AddIndex(
-            model_name='teamgroupobjectpermission',
-            index=models.Index(fields=['content_object', 'permission'], name='teamperm_team_perm'),
+            model_name="teamgroupobjectpermission",
+            index=models.Index(fields=["content_object", "permission"], name="teamperm_team_perm"),
         ),
         migrations.AlterUniqueTogether(
-            name='teamgroupobjectpermission',
-            unique_together={('group', 'permission', 'content_object')},
+            name="teamgroupobjectpermission",
+            unique_together={("group", "permission", "content_object")},
         ),
         migrations.AddConstraint(
-            model_name='teamrolegroup',
-            constraint=models.UniqueConstraint(fields=('team', 'role'), name='one_group_per_team_role'),
+            model_name="teamrolegroup",
+            constraint=models.UniqueConstraint(
+                fields=("team", "role"), name="one_group_per_team_role"
+            ),
         ),
     ]

@@ -6,183 +6,418 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('casework', '0002_initial'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("casework", "0002_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Victim',
+            name="Victim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=80)),
-                ('last_name', models.CharField(max_length=80)),
-                ('relationship_category', models.CharField(choices=[('family_member', 'Family member'), ('intimate_partner', 'Current or former intimate partner'), ('acquaintance', 'Acquaintance'), ('person_in_care', 'Person in their care or authority'), ('stranger', 'Stranger'), ('other', 'Other')], max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=80)),
+                ("last_name", models.CharField(max_length=80)),
+                (
+                    "relationship_category",
+                    models.CharField(
+                        choices=[
+                            ("family_member", "Family member"),
+                            ("intimate_partner", "Current or former intimate partner"),
+                            ("acquaintance", "Acquaintance"),
+                            ("person_in_care", "Person in their care or authority"),
+                            ("stranger", "Stranger"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['last_name', 'first_name'],
-                'permissions': [('view_released_identity', 'Read released identity (name)'), ('view_released_address', 'Read released home address'), ('view_released_phone', 'Read released phone number'), ('view_released_email', 'Read released e-mail address'), ('view_released_employer', 'Read released employer'), ('view_released_school', 'Read released school')],
-                'indexes': [models.Index(fields=['last_name', 'first_name'], name='victim_name')],
+                "ordering": ["last_name", "first_name"],
+                "permissions": [
+                    ("view_released_identity", "Read released identity (name)"),
+                    ("view_released_address", "Read released home address"),
+                    ("view_released_phone", "Read released phone number"),
+                    ("view_released_email", "Read released e-mail address"),
+                    ("view_released_employer", "Read released employer"),
+                    ("view_released_school", "Read released school"),
+                ],
+                "indexes": [models.Index(fields=["last_name", "first_name"], name="victim_name")],
             },
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose', models.TextField()),
-                ('signed_on', models.DateField()),
-                ('expires_on', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revocation_reason', models.TextField(blank=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='casework.case')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases_recorded', to=settings.AUTH_USER_MODEL)),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases_received', to=settings.AUTH_USER_MODEL)),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='releases_revoked', to=settings.AUTH_USER_MODEL)),
-                ('victim', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='victims.victim')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("purpose", models.TextField()),
+                ("signed_on", models.DateField()),
+                ("expires_on", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("revocation_reason", models.TextField(blank=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases",
+                        to="casework.case",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases_recorded",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases_received",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases_revoked",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "victim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'release of information',
-                'verbose_name_plural': 'releases of information',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "release of information",
+                "verbose_name_plural": "releases of information",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaseVictim',
+            name="CaseVictim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pseudonym', models.CharField(max_length=60)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='victim_links', to='casework.case')),
-                ('representative', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='represented_victims', to=settings.AUTH_USER_MODEL)),
-                ('victim', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='case_links', to='victims.victim')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("pseudonym", models.CharField(max_length=60)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="victim_links",
+                        to="casework.case",
+                    ),
+                ),
+                (
+                    "representative",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="represented_victims",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "victim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="case_links",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'victim on a case',
-                'verbose_name_plural': 'victims on cases',
-                'ordering': ['case', 'pseudonym'],
+                "verbose_name": "victim on a case",
+                "verbose_name_plural": "victims on cases",
+                "ordering": ["case", "pseudonym"],
             },
         ),
         migrations.CreateModel(
-            name='VictimInput',
+            name="VictimInput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField()),
-                ('disclosure_level', models.CharField(choices=[('team', 'Whole team'), ('supervision', 'Supervision (officer, supervisor, treatment, polygraph)'), ('supervision_and_victim_services', 'Supervision and victim services (officer, supervisor, victim representatives)'), ('victim_services', 'Victim services only'), ('restricted', 'Restricted (author and named members)')], default='team', max_length=40)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='victim_inputs', to=settings.AUTH_USER_MODEL)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='victim_inputs', to='casework.case')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField()),
+                (
+                    "disclosure_level",
+                    models.CharField(
+                        choices=[
+                            ("team", "Whole team"),
+                            (
+                                "supervision",
+                                "Supervision (officer, supervisor, treatment, polygraph)",
+                            ),
+                            (
+                                "supervision_and_victim_services",
+                                "Supervision and victim services (officer, supervisor, victim representatives)",
+                            ),
+                            ("victim_services", "Victim services only"),
+                            ("restricted", "Restricted (author and named members)"),
+                        ],
+                        default="team",
+                        max_length=40,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="victim_inputs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="victim_inputs",
+                        to="casework.case",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'victim input',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "victim input",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='VictimInputUserObjectPermission',
+            name="VictimInputUserObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_object', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='victims.victiminput')),
-                ('permission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "content_object",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="victims.victiminput"
+                    ),
+                ),
+                (
+                    "permission",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='VictimLocation',
+            name="VictimLocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address_line1', models.CharField(blank=True, max_length=200, verbose_name='address line 1')),
-                ('address_line2', models.CharField(blank=True, max_length=200, verbose_name='address line 2')),
-                ('city', models.CharField(blank=True, max_length=120)),
-                ('postal_code', models.CharField(blank=True, max_length=20)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('employer', models.CharField(blank=True, max_length=200)),
-                ('school', models.CharField(blank=True, max_length=200)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('victim', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='location', to='victims.victim')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "address_line1",
+                    models.CharField(blank=True, max_length=200, verbose_name="address line 1"),
+                ),
+                (
+                    "address_line2",
+                    models.CharField(blank=True, max_length=200, verbose_name="address line 2"),
+                ),
+                ("city", models.CharField(blank=True, max_length=120)),
+                ("postal_code", models.CharField(blank=True, max_length=20)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("employer", models.CharField(blank=True, max_length=200)),
+                ("school", models.CharField(blank=True, max_length=200)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "victim",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="location",
+                        to="victims.victim",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'victim locating information',
-                'verbose_name_plural': 'victim locating information',
+                "verbose_name": "victim locating information",
+                "verbose_name_plural": "victim locating information",
             },
         ),
         migrations.CreateModel(
-            name='VictimUserObjectPermission',
+            name="VictimUserObjectPermission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_object', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='victims.victim')),
-                ('permission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "content_object",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="victims.victim"
+                    ),
+                ),
+                (
+                    "permission",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="auth.permission"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ReleaseItem',
+            name="ReleaseItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('identity', 'Identity (name)'), ('address', 'Home address'), ('phone', 'Phone number'), ('email', 'E-mail address'), ('employer', 'Employer'), ('school', 'School')], max_length=20)),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='victims.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("identity", "Identity (name)"),
+                            ("address", "Home address"),
+                            ("phone", "Phone number"),
+                            ("email", "E-mail address"),
+                            ("employer", "Employer"),
+                            ("school", "School"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="victims.release",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('release', 'category'), name='release_category_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("release", "category"), name="release_category_once"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='release',
-            index=models.Index(fields=['recipient', 'victim'], name='release_recipient_victim'),
+            model_name="release",
+            index=models.Index(fields=["recipient", "victim"], name="release_recipient_victim"),
         ),
         migrations.AddIndex(
-            model_name='release',
-            index=models.Index(fields=['expires_on'], name='release_expires'),
+            model_name="release",
+            index=models.Index(fields=["expires_on"], name="release_expires"),
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_on__gte', models.F('signed_on'))), name='release_expires_after_signing'),
+            model_name="release",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("expires_on__gte", models.F("signed_on"))),
+                name="release_expires_after_signing",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.CheckConstraint(condition=models.Q(('revoked_at__isnull', True), models.Q(('revocation_reason', ''), _negated=True), _connector='OR'), name='release_revocation_has_reason'),
+            model_name="release",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("revoked_at__isnull", True),
+                    models.Q(("revocation_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="release_revocation_has_reason",
+            ),
         ),
         migrations.AddIndex(
-            model_name='casevictim',
-            index=models.Index(fields=['representative'], name='casevictim_rep'),
+            model_name="casevictim",
+            index=models.Index(fields=["representative"], name="casevictim_rep"),
         ),
         migrations.AddConstraint(
-            model_name='casevictim',
-            constraint=models.UniqueConstraint(fields=('case', 'victim'), name='victim_once_per_case'),
+            model_name="casevictim",
+            constraint=models.UniqueConstraint(
+                fields=("case", "victim"), name="victim_once_per_case"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='casevictim',
-            constraint=models.UniqueConstraint(fields=('case', 'pseudonym'), name='pseudonym_unique_per_case'),
+            model_name="casevictim",
+            constraint=models.UniqueConstraint(
+                fields=("case", "pseudonym"), name="pseudonym_unique_per_case"
+            ),
         ),
         migrations.AddIndex(
-            model_name='victiminput',
-            index=models.Index(fields=['case', '-created_at'], name='victiminput_case_created'),
+            model_name="victiminput",
+            index=models.Index(fields=["case", "-created_at"], name="victiminput_case_created"),
         ),
         migrations.AddConstraint(
-            model_name='victiminput',
-            constraint=models.CheckConstraint(condition=models.Q(('body', ''), _negated=True), name='victim_input_has_body'),
+            model_name="victiminput",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("body", ""), _negated=True), name="victim_input_has_body"
+            ),
         ),
         migrations.AlterUniqueTogether(
-            name='victiminputuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="victiminputuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
         migrations.AlterUniqueTogether(
-            name='victimuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="victimuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
     ]

@@ -1,0 +1,1 @@
+"""Benchmarks. Run `python bench/permissions.py --help`; see bench/README.md."""
