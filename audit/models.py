@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Action(models.TextChoices):
@@ -18,6 +19,22 @@ class Action(models.TextChoices):
     PERMISSION_CHANGE = "permission_change", "Changed permissions"
     LEVEL_CHANGE = "level_change", "Changed a disclosure level"
     RELEASE_CHANGE = "release_change", "Changed a release of information"
+    DISCLOSURE = "disclosure", "Saw victim information"
+    EXPORT = "export", "Exported"
+    EMERGENCY_ACCESS = "emergency_access", "Started emergency access"
+    EMERGENCY_REVIEW = "emergency_review", "Reviewed emergency access"
+    VERIFY = "verify", "Verified the audit chain"
+    ARCHIVE = "archive", "Archived audit events"
+
+
+class ChainBigIntegerField(models.BigIntegerField):
+    """Set by the database on insert and read back in the same statement (RETURNING)."""
+
+    db_returning = True
+
+
+class ChainCharField(models.CharField):
+    db_returning = True
 
 
 class Outcome(models.TextChoices):
@@ -27,11 +44,17 @@ class Outcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened. Rows are only ever inserted."""
+    """One thing that happened. Rows are only ever inserted: on PostgreSQL a trigger
+    refuses UPDATE and DELETE, and another chains each new row to the one before it."""
 
-    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # The actor is kept even if the account is later renamed; accounts are deactivated,
-    # never deleted, so PROTECT keeps the link intact.
+    # Position in the hash chain, set under a lock when the row is inserted (by the
+    # database trigger on PostgreSQL, by audit.services on SQLite).
+    seq = ChainBigIntegerField(unique=True, null=True, editable=False)
+    # Set when the event is built (not auto_now_add, which would change it at insert,
+    # after the chain hash was computed on SQLite).
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Accounts are deactivated, never deleted; no database constraint, so that the
+    # trail never blocks or cascades from a change to the accounts table.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -46,20 +69,44 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True)
     # Plain ids, not foreign keys: the audit app depends on no other app.
     case_id = models.BigIntegerField(null=True, blank=True)
+    victim_id = models.BigIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.ALLOWED)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_address = models.CharField(max_length=45, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     request_id = models.CharField(max_length=36, blank=True)
+    emergency = models.BooleanField(default=False)
     detail = models.JSONField(default=dict, blank=True)
+    prev_hash = ChainCharField(max_length=64, blank=True, editable=False)
+    hash = ChainCharField(max_length=64, blank=True, editable=False)
 
     class Meta:
-        ordering = ["-occurred_at", "-id"]
+        ordering = ["-seq"]
         indexes = [
-            models.Index(fields=["actor", "-occurred_at"], name="audit_actor_time"),
-            models.Index(fields=["case_id", "-occurred_at"], name="audit_case_time"),
+            models.Index(fields=["actor", "-seq"], name="audit_actor_seq"),
+            models.Index(fields=["case_id", "-seq"], name="audit_case_seq"),
+            models.Index(fields=["victim_id", "-seq"], name="audit_victim_seq"),
             models.Index(fields=["target_type", "target_id"], name="audit_target"),
+            models.Index(fields=["action", "-seq"], name="audit_action_seq"),
         ]
 
     def __str__(self) -> str:
         who = self.actor_username or "anonymous"
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.target_type}"
+
+
+class ChainAnchor(models.Model):
+    """Where the chain continues after archived events were removed: the last archived
+    event's position and hash, so `verify_audit` still verifies what remains."""
+
+    seq = models.BigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    archived_count = models.BigIntegerField()
+    archive_file = models.CharField(max_length=500)
+    archive_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"Anchor at #{self.seq}"

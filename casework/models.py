@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from guardian.models import UserObjectPermissionBase
 
+from audit.database import AuditedWrites
 from teams.disclosure.policy import (
     DECISION_STATUS_INFO,
     NOTE_KIND_INFO,
@@ -32,6 +33,8 @@ class SupervisionLevel(models.TextChoices):
 
 class Supervisee(models.Model):
     """A person under supervision."""
+
+    audit_write = AuditedWrites(values_for=("risk_level", "supervision_level"))
 
     disclosure = Protected(case_path="cases", codes=(codename(Info.CASE_SUMMARY),))
 
@@ -68,6 +71,18 @@ class CaseStatus(models.TextChoices):
 
 class Case(models.Model):
     """One period of supervision of one person, worked by one team."""
+
+    audit_write = AuditedWrites(
+        case_column="id",
+        values_for=(
+            "status",
+            "team_id",
+            "assigned_officer_id",
+            "supervision_start",
+            "supervision_end",
+            "next_review_due",
+        ),
+    )
 
     disclosure = Protected(case_path="", codes=(codename(Info.CASE_SUMMARY),))
 
@@ -123,6 +138,9 @@ class NoteKind(models.TextChoices):
 
 
 class CaseNote(models.Model):
+    audit_write = AuditedWrites(
+        case_column="case_id", values_for=("kind", "disclosure_level", "author_id")
+    )
     disclosure = Protected(
         case_path="case",
         info_field="kind",
@@ -180,6 +198,11 @@ class CaseDecision(models.Model):
     """A decision an officer makes on a case. The harm-prevention worksheet and the
     lifecycle rules are built on top of this record."""
 
+    audit_write = AuditedWrites(
+        case_column="case_id",
+        values_for=("kind", "status", "disclosure_level", "author_id", "finalised_at"),
+    )
+
     disclosure = Protected(
         case_path="case",
         info_field="status",
@@ -227,6 +250,11 @@ class CaseUserObjectPermission(UserObjectPermissionBase):
     """Exceptions granted on one case to one person: a guest from another team invited
     for this case, or emergency access. Expiry is checked in the query itself."""
 
+    audit_write = AuditedWrites(
+        case_column="content_object_id",
+        values_for=("user_id", "permission_id", "expires_at", "granted_by_id"),
+    )
+
     content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
     expires_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
@@ -243,6 +271,8 @@ class CaseUserObjectPermission(UserObjectPermissionBase):
 class CaseNoteUserObjectPermission(UserObjectPermissionBase):
     """The named members of a restricted note."""
 
+    audit_write = AuditedWrites(values_for=("user_id", "permission_id", "content_object_id"))
+
     content_object = models.ForeignKey(CaseNote, on_delete=models.CASCADE)
 
     class Meta(UserObjectPermissionBase.Meta):
@@ -252,7 +282,65 @@ class CaseNoteUserObjectPermission(UserObjectPermissionBase):
 class CaseDecisionUserObjectPermission(UserObjectPermissionBase):
     """The named members of a restricted final decision."""
 
+    audit_write = AuditedWrites(values_for=("user_id", "permission_id", "content_object_id"))
+
     content_object = models.ForeignKey(CaseDecision, on_delete=models.CASCADE)
 
     class Meta(UserObjectPermissionBase.Meta):
         abstract = False
+
+
+class EmergencyAccess(models.Model):
+    """A supervisor opening a case outside their teams, for a written reason and a
+    limited time. Every event it produces is marked in the trail, and another
+    supervisor signs it off afterwards."""
+
+    audit_write = AuditedWrites(
+        case_column="case_id",
+        values_for=("user_id", "started_at", "expires_at", "reviewed_by_id", "reviewed_at"),
+    )
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="emergency_accesses")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="emergency_accesses"
+    )
+    reason = models.TextField()
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="emergency_reviews",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "emergency accesses"
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="emergency_access_has_reason"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("started_at")),
+                name="emergency_access_expires_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_by__isnull=True) | ~Q(reviewed_by=models.F("user")),
+                name="emergency_access_reviewed_by_another",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "expires_at"], name="emergency_user_expires"),
+            models.Index(fields=["reviewed_at"], name="emergency_reviewed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Emergency access to {self.case} by {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        from django.utils import timezone
+
+        return self.started_at <= timezone.now() < self.expires_at

@@ -10,3 +10,11 @@ urlpatterns = [
     path("notes/<int:pk>/audience/", views.note_audience, name="note-audience"),
     path("decisions/<int:pk>/audience/", views.decision_audience, name="decision-audience"),
 ]
+
+from casework import emergency_views  # noqa: E402  (kept apart from the case pages)
+
+urlpatterns += [
+    path("emergency-access/", emergency_views.start, name="emergency-start"),
+    path("emergency-access/review/", emergency_views.review_queue, name="emergency-queue"),
+    path("emergency-access/<int:pk>/review/", emergency_views.review, name="emergency-review"),
+]

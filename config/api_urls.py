@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from audit.api import AuditEventViewSet
 from casework.api import register as register_casework
 from teams.api import ObtainTokenView, TeamViewSet
 from victims.api import register as register_victims
@@ -9,6 +10,7 @@ router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 register_casework(router)
 register_victims(router)
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

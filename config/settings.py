@@ -133,6 +133,13 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60, minimum=60)
 
+# --- Audit ----------------------------------------------------------------------------
+# Audit events are kept at least this long; the app itself never deletes them, and
+# `archive_audit` (run by an operator) moves older ones to a verified file.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 7 * 365, minimum=365)
+# How long a supervisor's emergency access to a case outside their teams lasts.
+EMERGENCY_ACCESS_MINUTES = env_int("EMERGENCY_ACCESS_MINUTES", 60, minimum=5, maximum=480)
+
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 # Times are stored in UTC; TIME_ZONE only decides how they are shown.
@@ -219,6 +226,10 @@ CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1, maximum=
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "verify-audit-chain": {
+        "task": "audit.tasks.verify_chain",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "record-heartbeat": {
         "task": "config.tasks.record_heartbeat",
         "schedule": crontab(minute="*"),
@@ -233,7 +244,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 REST_FRAMEWORK = {
     # Token first, so that an unauthenticated API request answers 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "teams.authentication.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

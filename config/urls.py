@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("casework.urls")),
     path("", include("victims.urls")),
+    path("audit/", include("audit.urls")),
     path("healthz/", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("config.api_urls", "api"))),

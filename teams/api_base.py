@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
 from django.db.models import QuerySet
+from django.http import Http404
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -14,13 +14,7 @@ from rest_framework.response import Response
 
 from audit.services import record_list, record_read
 from teams.disclosure import restrict
-
-
-def case_id_of(obj: models.Model) -> int | None:
-    if obj._meta.label == "casework.Case":
-        return int(obj.pk)
-    case_id = getattr(obj, "case_id", None)
-    return int(case_id) if case_id is not None else None
+from teams.disclosure.queries import case_id_of, record_if_hidden
 
 
 def int_query_param(request: Request, name: str) -> int | None:
@@ -53,6 +47,14 @@ class RestrictedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
         if page is not None:
             return self.get_paginated_response(serializer.data)
         return Response(serializer.data)
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()
+        except Http404:
+            lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+            record_if_hidden(self.base_queryset.model, self.request.user, pk=lookup)
+            raise
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase
 
+from audit.database import AuditedWrites
 from teams.disclosure.policy import all_team_permissions
 from teams.roles import Role
 
@@ -14,6 +15,8 @@ from teams.roles import Role
 class User(AbstractUser):
     """A person who signs in. Their roles come from team memberships, not from the account:
     the same person can be an officer on one team and a guest on another."""
+
+    audit_write = AuditedWrites(values_for=("username", "is_active", "is_staff", "is_superuser"))
 
     job_title = models.CharField(max_length=120, blank=True)
     phone = models.CharField(max_length=40, blank=True)
@@ -34,6 +37,8 @@ class User(AbstractUser):
 class Team(models.Model):
     """A multidisciplinary team (MDT) working a caseload out of one office."""
 
+    audit_write = AuditedWrites(values_for=("name", "office", "jurisdiction"))
+
     name = models.CharField(max_length=120, unique=True)
     office = models.CharField(max_length=160)
     jurisdiction = models.CharField(max_length=160)
@@ -53,6 +58,8 @@ class TeamRoleGroup(models.Model):
     """The group that holds one role's permissions on one team. A membership puts the
     user in it; the policy grants the role's baseline to it, on the team."""
 
+    audit_write = AuditedWrites(values_for=("team_id", "role", "group_id"))
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="role_groups")
     role = models.CharField(max_length=20, choices=Role.choices)
     group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="team_role")
@@ -68,6 +75,8 @@ class TeamRoleGroup(models.Model):
 
 class TeamGroupObjectPermission(GroupObjectPermissionBase):
     """django-guardian's direct foreign-key table for permissions granted on a team."""
+
+    audit_write = AuditedWrites(values_for=("group_id", "permission_id", "content_object_id"))
 
     content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
 
@@ -89,6 +98,10 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 class Membership(models.Model):
     """A user's role on a team, for a period. Ending a membership sets `active_to`; the row
     stays so that the audit trail can still say who was on the team when."""
+
+    audit_write = AuditedWrites(
+        values_for=("user_id", "team_id", "role", "active_from", "active_to")
+    )
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
@@ -132,6 +145,8 @@ class MeetingStatus(models.TextChoices):
 class ReviewMeeting(models.Model):
     """A case staffing meeting of one team."""
 
+    audit_write = AuditedWrites(values_for=("team_id", "starts_at", "status", "duration_minutes"))
+
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="meetings")
     title = models.CharField(max_length=160, default="MDT case review")
     starts_at = models.DateTimeField()
@@ -171,6 +186,7 @@ class Rsvp(models.TextChoices):
 
 
 class MeetingAttendee(models.Model):
+    audit_write = AuditedWrites(values_for=("meeting_id", "user_id", "rsvp", "attended"))
     meeting = models.ForeignKey(ReviewMeeting, on_delete=models.CASCADE, related_name="attendance")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="meeting_attendance"

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from audit.models import Action, Outcome
 from audit.services import record
+from audit.signals import chain_broken
 from teams.disclosure.grants import apply_team_policy, sync_membership_groups
 
 
@@ -79,3 +81,31 @@ def apply_policy_to_all_teams(sender: Any, **kwargs: Any) -> None:
 
     for team in Team.objects.all().iterator():
         apply_team_policy(team)
+
+
+@receiver(chain_broken)
+def _alert_on_broken_chain(sender: Any, verdict: Any, **kwargs: Any) -> None:
+    """E-mail every administrator and supervisor. No case content: only where the chain
+    broke and what to run."""
+    from django.core.mail import send_mail
+
+    from teams.models import Membership, User
+
+    supervisors = Membership.objects.active().filter(role="supervisor").values("user_id")
+    recipients = sorted(
+        set(
+            User.objects.filter(is_active=True)
+            .filter(Q(is_staff=True) | Q(pk__in=supervisors))
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+    if recipients:
+        send_mail(
+            "Audit trail failed verification",
+            f"The nightly check of the audit trail found a problem at event "
+            f"#{verdict.first_bad_seq}: {verdict.problem}\n\n"
+            "Run `manage.py verify_audit` and contact your security officer.",
+            None,
+            recipients,
+        )

@@ -1203,6 +1203,17 @@ EXEMPT: dict[str, str] = {
     "swagger-ui": "the API documentation page, no rows",
     "api:api-token": "exchanges credentials for a token; no case content",
     "api:api-root": "links to the API's endpoints, no rows",
+    # The audit trail is scoped by audit.scopes (own actions; a supervisor's teams; the
+    # administrator's account events), not by the case matrix: tests/test_audit_review.py.
+    "audit-review": "the audit trail, scoped by audit.scopes (test_audit_review)",
+    "audit-export": "the audit trail as CSV, scoped by audit.scopes (test_audit_review)",
+    "api:audit-event-list": "the audit trail API, scoped by audit.scopes (test_audit_review)",
+    "api:audit-event-detail": "the audit trail API, scoped by audit.scopes (test_audit_review)",
+    # Emergency access opens a case outside the matrix on purpose, for supervisors only,
+    # with a reason and a time limit: tests/test_emergency_access.py.
+    "emergency-start": "a form; supervisors only (test_emergency_access)",
+    "emergency-queue": "sign-off queue; supervisors only (test_emergency_access)",
+    "emergency-review": "sign-off form; supervisors only (test_emergency_access)",
 }
 EXEMPT_PREFIXES: dict[str, str] = {"admin:": "Django admin (tested separately)"}
 

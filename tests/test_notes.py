@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -239,7 +240,9 @@ def test_creating_a_note_is_audited_without_its_body(mdt: Mdt) -> None:
         new_note_url(mdt.case), note_post(NoteKind.SUPERVISION, L.SUPERVISION, body)
     )
     note = CaseNote.objects.get(body=body)
-    event = AuditEvent.objects.get(action=Action.CREATE, target_id=str(note.pk))
+    event = AuditEvent.objects.exclude(detail__has_key="source").get(
+        action=Action.CREATE, target_id=str(note.pk)
+    )
     assert event.actor == mdt.officer
     assert event.case_id == mdt.case.pk
     assert event.target_type == "casework.casenote"
@@ -310,7 +313,9 @@ def test_level_outside_the_roles_choices_is_refused_in_the_page(
     assert "Nothing was saved." in html
     assert parse(html).textareas["body"].strip() == body
     assert not CaseNote.objects.exists()
-    assert not AuditEvent.objects.filter(action=Action.CREATE).exists()
+    assert not AuditEvent.objects.filter(
+        action=Action.CREATE, target_type="casework.casenote"
+    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -822,14 +827,15 @@ def test_case_page_query_count_does_not_grow_with_notes(
     f.make_note(mdt.case, mdt.treatment, kind=NoteKind.TREATMENT)
     f.make_decision(mdt.case, mdt.officer)
     client = signed_in(mdt.officer)
-    # 1 session, 2 the signed-in user, 3 the case (restricted: pk IN a UNION of grants),
-    # 4 the user's permission codenames on it (team grants united with case grants),
-    # 5 their roles on its team, 6 the restricted records of the case naming them,
-    # 7 the notes with their authors, 8 the decisions with their authors,
-    # 9-10 the victims panel (victim links, victim input),
-    # 11 the audit insert of the read, 12 the navigation's roles,
-    # 13 the team members the note form can name.
-    with django_assert_num_queries(13):
+    # 1 session, 2 the signed-in user, 3 naming the user for the database's write
+    # triggers (PostgreSQL), 4 the case by its key, 5 the user's permission codenames on
+    # it (team grants united with case grants), 6 their roles on its team, 7 the
+    # restricted records of the case naming them, 8 the notes with their authors,
+    # 9 the decisions with their authors, 10-11 the victims panel (victim links, victim
+    # input), 12 the navigation's roles, 13 the team members the note form can name,
+    # 14 whether the read is under emergency access, 15 the audit insert of the read.
+    expected = 15 if connection.vendor == "postgresql" else 14
+    with django_assert_num_queries(expected):
         response = client.get(f"/cases/{mdt.case.pk}/")
     assert response.status_code == 200
     assert page(response).count('<li id="note-') == notes + 1

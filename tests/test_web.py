@@ -490,9 +490,11 @@ def test_case_detail_is_audited_as_a_view_with_the_case_id(team1: Team1) -> None
     assert event.request_id
 
 
-def test_hidden_case_detail_records_no_view(team1: Team1, outsider: User) -> None:
+def test_hidden_case_detail_is_recorded_as_denied(team1: Team1, outsider: User) -> None:
     signed_in(outsider).get(detail_url(team1.case))
-    assert not AuditEvent.objects.filter(action=Action.VIEW).exists()
+    event = AuditEvent.objects.get(action=Action.VIEW)
+    assert event.outcome == "denied"
+    assert event.case_id == team1.case.pk
 
 
 def test_case_list_is_audited_with_the_ids_shown(team1: Team1, outsider: User) -> None:

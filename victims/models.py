@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
+from audit.database import AuditedWrites
 from casework.models import Case
 from teams.disclosure.policy import (
     DisclosureLevel,
@@ -30,6 +31,8 @@ class RelationshipCategory(models.TextChoices):
 
 class Victim(models.Model):
     """A person harmed. One person can be linked to several cases."""
+
+    audit_write = AuditedWrites(victim_column="id", values_for=("relationship_category",))
 
     disclosure = Protected(case_path="case_links__case", codes=IDENTITY_CODES)
 
@@ -60,6 +63,8 @@ class VictimLocation(models.Model):
     """Locating information, kept apart from identity so that no query that serves a
     victim's name can carry an address by accident (DESIGN rule 1)."""
 
+    audit_write = AuditedWrites(victim_column="victim_id")  # no values: locating information
+
     disclosure = Protected(
         case_path="victim__case_links__case", codes=(codename(Info.VICTIM_LOCATING),)
     )
@@ -87,6 +92,10 @@ class VictimLocation(models.Model):
 class CaseVictim(models.Model):
     """Links a victim to a case, with the pseudonym the case uses for them and the
     victim representative who represents them on it."""
+
+    audit_write = AuditedWrites(
+        case_column="case_id", victim_column="victim_id", values_for=("representative_id",)
+    )
 
     disclosure = Protected(case_path="case", codes=IDENTITY_CODES)
 
@@ -118,6 +127,8 @@ class CaseVictim(models.Model):
 
 class VictimInput(models.Model):
     """Case-level input from a victim representative."""
+
+    audit_write = AuditedWrites(case_column="case_id", values_for=("disclosure_level", "author_id"))
 
     disclosure = Protected(
         case_path="case",
@@ -153,6 +164,8 @@ class VictimInput(models.Model):
 class VictimInputUserObjectPermission(UserObjectPermissionBase):
     """The named members of restricted victim input."""
 
+    audit_write = AuditedWrites(values_for=("user_id", "permission_id", "content_object_id"))
+
     content_object = models.ForeignKey(VictimInput, on_delete=models.CASCADE)
 
     class Meta(UserObjectPermissionBase.Meta):
@@ -175,6 +188,12 @@ class Release(models.Model):
     """A victim's release of information (consent): it lets exactly one recipient see
     exactly the named categories of this victim's information, until it expires or is
     revoked. Visible to victim representatives only."""
+
+    audit_write = AuditedWrites(
+        case_column="case_id",
+        victim_column="victim_id",
+        values_for=("recipient_id", "signed_on", "expires_on", "revoked_at", "revoked_by_id"),
+    )
 
     disclosure = Protected(case_path="case", codes=(codename(Info.RELEASE),))
 
@@ -249,6 +268,8 @@ class Release(models.Model):
 class ReleaseItem(models.Model):
     """One category of information a release names."""
 
+    audit_write = AuditedWrites(values_for=("release_id", "category"))
+
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="items")
     category = models.CharField(max_length=20, choices=ReleaseCategory.choices)
 
@@ -264,6 +285,10 @@ class ReleaseItem(models.Model):
 class VictimUserObjectPermission(UserObjectPermissionBase):
     """A release's grant to its recipient, one row per released category. The release's
     own expiry and revocation are checked in the query as well."""
+
+    audit_write = AuditedWrites(
+        victim_column="content_object_id", values_for=("user_id", "permission_id")
+    )
 
     content_object = models.ForeignKey(Victim, on_delete=models.CASCADE)
 

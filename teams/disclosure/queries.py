@@ -263,10 +263,12 @@ def restrict(queryset: QuerySet[M], user: User | AnonymousUser) -> QuerySet[M]:
 
 
 def get_visible_or_404(queryset: QuerySet[M], user: User | AnonymousUser, **lookup: Any) -> M:
-    """Fetch one row the user may see; a hidden row answers exactly like a missing one."""
+    """Fetch one row the user may see; a hidden row answers exactly like a missing one,
+    and the attempt on a row that exists is recorded in the audit trail as denied."""
     try:
         return restrict(queryset, user).get(**lookup)
     except ObjectDoesNotExist:
+        record_if_hidden(queryset.model, user, **lookup)
         raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from None
 
 
@@ -283,8 +285,34 @@ def case_or_404(
         raise Http404("No case matches the given query.") from None
     access = case_access(user, case)
     if not access.has(codename(Info.CASE_SUMMARY)):
+        from audit.services import record_denied
+
+        record_denied(user, case, case_id=int(case.pk))
         raise Http404("No case matches the given query.")
     return case, access
+
+
+def record_if_hidden(model: type[models.Model], user: Any, **lookup: Any) -> None:
+    """After a 404: if the row exists, the policy hid it; the trail records that."""
+    from audit.services import record_denied
+
+    try:
+        hidden = model._default_manager.filter(**lookup).first()
+    except (ValueError, TypeError):
+        return  # a malformed id: nothing was hidden
+    if hidden is not None:
+        record_denied(user, hidden, case_id=case_id_of(hidden))
+
+
+def case_id_of(obj: models.Model) -> int | None:
+    """The case a record belongs to, when it belongs to exactly one."""
+    spec: Protected | None = getattr(type(obj), "disclosure", None)
+    if spec is None:
+        return None
+    if spec.case_path == "":
+        return int(obj.pk)
+    value = getattr(obj, f"{spec.case_path}_id", None)
+    return int(value) if value is not None else None
 
 
 @dataclass(frozen=True)

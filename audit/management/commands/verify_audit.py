@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.models import Action, Outcome
+from audit.services import record
+from audit.verify import verify
+
+
+class Command(BaseCommand):
+    help = "Walk the audit trail's hash chain; name the first event changed, removed or moved."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        verdict = verify()
+        record(
+            None,
+            Action.VERIFY,
+            outcome=Outcome.ALLOWED if verdict.ok else Outcome.FAILED,
+            detail={
+                "checked": verdict.checked,
+                "first_bad_seq": verdict.first_bad_seq,
+                "problem": verdict.problem,
+            },
+        )
+        rate = f"{verdict.events_per_second:,.0f} events/s"
+        if verdict.ok:
+            self.stdout.write(
+                self.style.SUCCESS(f"Audit chain intact: {verdict.checked} events ({rate}).")
+            )
+            return
+        raise CommandError(
+            f"Audit chain broken at event #{verdict.first_bad_seq} (id {verdict.first_bad_id}): "
+            f"{verdict.problem}. {verdict.checked} events before it verified."
+        )
