@@ -684,3 +684,34 @@ def test_case_guest_in_the_rep_role_reads_releases_but_records_and_revokes_none(
     assert "Releases of information" in page
     assert revoke_url not in page
     assert new_release_url(world) not in page
+
+
+def test_disclosures_are_recorded_for_the_victims_ledger(world: World) -> None:
+    """Every showing of a victim's identity or locating information is an audit event
+    naming what was shown and under which release (issue 4: who has seen this victim)."""
+    created = release(world, categories=("phone",))
+    signed_in(world.officer).get(case_url(world))
+    signed_in(world.treatment).get(case_url(world))
+    api_as(world.supervisor).get(f"{API}/victims/{world.victim.pk}/")
+    ledger = AuditEvent.objects.filter(action=Action.DISCLOSURE, victim_id=world.victim.pk)
+    by_actor = {event.actor_id: event for event in ledger}
+    officer_event = by_actor[world.officer.pk]
+    assert officer_event.detail["shown"] == ["identity", "phone"]
+    assert officer_event.detail["release"] == created.pk
+    assert officer_event.case_id == world.case.pk
+    assert by_actor[world.supervisor.pk].detail == {
+        "shown": ["identity"],
+        "release": None,
+        "releases": [],
+    }
+    # The treatment provider saw the pseudonym only: nothing was disclosed.
+    assert world.treatment.pk not in by_actor
+    # The supervisor reviewing the trail sees the ledger, with the release named.
+    page = signed_in(world.supervisor).get(
+        "/audit/", {"victim": world.victim.pk, "action": Action.DISCLOSURE}
+    )
+    assert page.status_code == 200
+    text = html(page)
+    assert "Who has seen this victim" in text
+    assert f"Release #{created.pk}" in text
+    assert PHONE not in text

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from audit.models import Action
+from audit.services import record
 from casework.models import Case
 from casework.panels import Panel
 from teams.disclosure import CaseAccess, case_access, restrict, writable_levels
@@ -95,6 +97,15 @@ def release_locating_branch(user: Any) -> QuerySet[Any]:
 
 def released_categories(user: Any, victim_ids: Iterable[int]) -> dict[int, set[str]]:
     """Per victim, the categories an active release opens to the user (two queries)."""
+    return {
+        victim_id: set(by_category)
+        for victim_id, by_category in active_releases(user, victim_ids).items()
+    }
+
+
+def active_releases(user: Any, victim_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Per victim, each category an active release opens to the user, with the release
+    that opens it (two queries)."""
     ids = list(victim_ids)
     if not ids or not getattr(user, "pk", None):
         return {}
@@ -102,16 +113,16 @@ def released_categories(user: Any, victim_ids: Iterable[int]) -> dict[int, set[s
         release__in=Release.objects.active().filter(
             recipient_id=user.pk, victim_id__in=ids, case_id__in=visible_case_ids(user)
         )
-    ).values_list("release__victim_id", "category")
+    ).values_list("release__victim_id", "category", "release_id")
     granted = set(
         VictimUserObjectPermission.objects.filter(
             user_id=user.pk, content_object_id__in=ids
         ).values_list("content_object_id", "permission__codename")
     )
-    released: dict[int, set[str]] = defaultdict(set)
-    for victim_id, category in items:
+    released: dict[int, dict[str, int]] = defaultdict(dict)
+    for victim_id, category, release_id in items:
         if (victim_id, f"view_released_{category}") in granted:
-            released[victim_id].add(category)
+            released[victim_id][category] = release_id
     return dict(released)
 
 
@@ -123,6 +134,9 @@ class VictimView:
     pseudonym: str
     show_identity: bool
     location_fields: frozenset[str]
+    case_id: int = 0
+    # The releases that opened part of what is shown (none when the role shows it).
+    releases: frozenset[int] = frozenset()
 
     @property
     def display_name(self) -> str:
@@ -156,24 +170,54 @@ def victim_views(
                 "pk", flat=True
             )
         )
-    released = released_categories(user, victim_ids)
+    released = active_releases(user, victim_ids)
     views = []
     for link in links:
-        categories = released.get(link.victim_id, set())
+        by_category = released.get(link.victim_id, {})
+        used: set[int] = set()
         if link.case_id in locating_cases:
             fields = ALL_LOCATING_FIELDS
         else:
-            fields = frozenset(f for c in categories for f in RELEASE_FIELDS.get(c, ()))
+            fields = frozenset(f for c in by_category for f in RELEASE_FIELDS.get(c, ()))
+            used |= {rid for c, rid in by_category.items() if c in RELEASE_FIELDS}
+        show_identity = link.case_id in identity_cases
+        if not show_identity and ReleaseCategory.IDENTITY in by_category:
+            show_identity = True
+            used.add(by_category[ReleaseCategory.IDENTITY])
         views.append(
             VictimView(
                 victim=link.victim,
                 pseudonym=link.pseudonym,
-                show_identity=link.case_id in identity_cases
-                or ReleaseCategory.IDENTITY in categories,
+                show_identity=show_identity,
                 location_fields=fields,
+                case_id=link.case_id,
+                releases=frozenset(used),
             )
         )
+    record_disclosures(user, views)
     return views
+
+
+def record_disclosures(user: Any, views: list[VictimView]) -> None:
+    """The victim's ledger: each time their identity or locating information is shown,
+    to whom, and under which release. Buffered with the request's other events, so it
+    adds no query to the page."""
+    for view in views:
+        shown = (["identity"] if view.show_identity else []) + sorted(view.location_fields)
+        if not shown:
+            continue
+        record(
+            user,
+            Action.DISCLOSURE,
+            target=view.victim,
+            case_id=view.case_id or None,
+            victim_id=view.victim.pk,
+            detail={
+                "shown": shown,
+                "release": min(view.releases) if view.releases else None,
+                "releases": sorted(view.releases),
+            },
+        )
 
 
 def case_victims_panel(case: Case, user: Any, access: CaseAccess | None = None) -> Panel:
