@@ -708,7 +708,7 @@ def test_disclosures_are_recorded_for_the_victims_ledger(world: World) -> None:
     assert world.treatment.pk not in by_actor
     # The supervisor reviewing the trail sees the ledger, with the release named.
     page = signed_in(world.supervisor).get(
-        "/audit/", {"victim": world.victim.pk, "action": Action.DISCLOSURE}
+        "/audit/", {"victim": str(world.victim.pk), "action": Action.DISCLOSURE.value}
     )
     assert page.status_code == 200
     text = html(page)
