@@ -84,3 +84,22 @@ def _problem(row: dict[str, Any], expected_seq: int, prev_hash: str) -> str:
     if row["prev_hash"] != prev_hash:
         return f"event #{seq} does not follow event #{seq - 1} (moved, or #{seq - 1} was rewritten)"
     return ""
+
+
+def verify_and_record() -> Verdict:
+    """Verify the chain and put the result in the trail itself (command and nightly task)."""
+    from audit.models import Action, Outcome
+    from audit.services import record
+
+    verdict = verify()
+    record(
+        None,
+        Action.VERIFY,
+        outcome=Outcome.ALLOWED if verdict.ok else Outcome.FAILED,
+        detail={
+            "checked": verdict.checked,
+            "first_bad_seq": verdict.first_bad_seq,
+            "problem": verdict.problem,
+        },
+    )
+    return verdict

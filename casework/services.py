@@ -15,7 +15,7 @@ from casework.models import Case, CaseNote, NoteKind
 from teams.disclosure import CaseAccess, DisclosureLevel, case_access, writable_levels
 from teams.disclosure.grants import named_members as current_named_members
 from teams.disclosure.grants import set_named_members
-from teams.disclosure.policy import NOTE_KIND_INFO, roles_that_can_read
+from teams.disclosure.policy import NOTE_KIND_INFO, widens
 from teams.models import Membership, User
 
 
@@ -157,17 +157,6 @@ def create_note(
     return note
 
 
-def widens(info_kind: str, old: str, new: str) -> bool:
-    """Whether moving a note of `info_kind` from level `old` to `new` lets a role read it
-    that could not before. Levels are not a ladder (supervision and supervision and
-    victim services each include a role the other does not), so this asks whether anyone
-    is added, not whether the new list is longer."""
-    info = NOTE_KIND_INFO[info_kind]
-    before = set(roles_that_can_read(info, old))
-    after = set(roles_that_can_read(info, new))
-    return bool(after - before)
-
-
 def change_note_level(
     user: Any,
     note: CaseNote,
@@ -214,7 +203,7 @@ def change_note_level(
                     "field": "disclosure_level",
                     "old": old,
                     "new": level,
-                    "widened": widens(locked.kind, old, level),
+                    "widened": widens(NOTE_KIND_INFO[locked.kind], old, level),
                     **({"named_members": sorted(named)} if named else {}),
                 },
             )

@@ -29,14 +29,15 @@ from teams.disclosure import case_access, writable_levels
 from teams.disclosure.grants import named_members as current_named_members
 from teams.disclosure.grants import set_named_members
 from teams.disclosure.policy import (
-    AUDIENCE,
     DEFAULT_LEVEL,
+    MATRIX,
+    Access,
     DisclosureLevel,
     Info,
     ReleaseCategory,
+    widens,
 )
 from teams.models import Membership, User
-from teams.roles import Role
 from victims.models import (
     CaseVictim,
     Release,
@@ -93,7 +94,11 @@ def _may_learn_identity(recipient: Any, case: Case) -> bool:
         .filter(user=recipient, team_id=case.team_id)
         .values_list("role", flat=True)
     )
-    return bool(roles - {Role.TREATMENT, Role.POLYGRAPH})
+    # From the policy table: the roles it limits to a pseudonym (treatment, polygraph).
+    pseudonym_only = {
+        role for role, access in MATRIX[Info.VICTIM_IDENTITY].items() if access is Access.PSEUDONYM
+    }
+    return bool(roles - pseudonym_only)
 
 
 def create_release(
@@ -414,7 +419,7 @@ def change_victim_input_level(
                     "old": old,
                     "new": disclosure_level,
                     # Some role that could not read it before now can.
-                    "widened": bool(AUDIENCE[disclosure_level] - AUDIENCE[old]),
+                    "widened": widens(Info.VICTIM_INPUT, old, disclosure_level),
                 },
             )
         # Records the change in the audit trail itself, when there is one.

@@ -229,6 +229,14 @@ def role_codenames(role: Role, matrix: dict[Info, dict[Role, Access]] | None = N
     return granted
 
 
+def widens(info: Info, old: str, new: str) -> bool:
+    """Whether moving a record of `info` from level `old` to `new` lets a role read it
+    that could not before. Levels are not a ladder (supervision and supervision and
+    victim services each include a role the other does not), so this asks whether anyone
+    is added, not whether the new list is longer."""
+    return bool(set(roles_that_can_read(info, new)) - set(roles_that_can_read(info, old)))
+
+
 def role_read_codenames(role: Role) -> set[str]:
     """What a guest invited to one case in `role` holds there: the role's reads, none
     of its writes (a guest takes part in one case; they author nothing on it)."""

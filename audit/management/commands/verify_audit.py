@@ -4,26 +4,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.models import Action, Outcome
-from audit.services import record
-from audit.verify import verify
+from audit.verify import verify_and_record
 
 
 class Command(BaseCommand):
     help = "Walk the audit trail's hash chain; name the first event changed, removed or moved."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        verdict = verify()
-        record(
-            None,
-            Action.VERIFY,
-            outcome=Outcome.ALLOWED if verdict.ok else Outcome.FAILED,
-            detail={
-                "checked": verdict.checked,
-                "first_bad_seq": verdict.first_bad_seq,
-                "problem": verdict.problem,
-            },
-        )
+        verdict = verify_and_record()
         rate = f"{verdict.events_per_second:,.0f} events/s"
         if verdict.ok:
             self.stdout.write(
