@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -15,6 +15,7 @@ from rest_framework.routers import BaseRouter
 
 from audit.services import record_read
 from casework import services
+from casework.emergency_api import EmergencyAccessViewSet
 from casework.models import Case, CaseNote, Supervisee
 from casework.serializers import (
     AudienceSerializer,
@@ -24,7 +25,7 @@ from casework.serializers import (
     CaseSerializer,
     SuperviseeSerializer,
 )
-from teams.api_base import RestrictedReadOnlyViewSet, int_query_param
+from teams.api_base import RestrictedReadOnlyViewSet, drf_errors, int_query_param
 from teams.disclosure import audience
 
 
@@ -47,13 +48,6 @@ class SuperviseeViewSet(RestrictedReadOnlyViewSet):
 CASE_FILTER = OpenApiParameter(
     "case", OpenApiTypes.INT, description="Only records of this case.", required=False
 )
-
-
-def drf_errors(error: DjangoValidationError) -> serializers.ValidationError:
-    """A service's field-keyed ValidationError as the API's 400 with field errors."""
-    if hasattr(error, "error_dict"):
-        return serializers.ValidationError(error.message_dict)
-    return serializers.ValidationError({"non_field_errors": error.messages})
 
 
 @extend_schema_view(
@@ -153,3 +147,4 @@ def register(router: BaseRouter) -> None:
     router.register("cases", CaseViewSet, basename="case")
     router.register("supervisees", SuperviseeViewSet, basename="supervisee")
     router.register("notes", CaseNoteViewSet, basename="note")
+    router.register("emergency-access", EmergencyAccessViewSet, basename="emergency-access")

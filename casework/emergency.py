@@ -108,6 +108,16 @@ def awaiting_review(reviewer: Any) -> QuerySet[EmergencyAccess]:
     )
 
 
+def visible_to(user: Any) -> QuerySet[EmergencyAccess]:
+    """The accesses a user may read: their own, and those awaiting their sign-off."""
+    if not is_supervisor(user):
+        return EmergencyAccess.objects.none()
+    mine = EmergencyAccess.objects.filter(user=user)
+    return (
+        (mine | awaiting_review(user)).select_related("case", "user", "reviewed_by").distinct()
+    ).order_by("-started_at", "-id")
+
+
 def cases_under_emergency(actor_id: int, case_ids: set[int]) -> set[int]:
     """For the audit trail: which of these cases the actor reads under emergency access."""
     now = timezone.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import serializers, viewsets
@@ -29,6 +30,19 @@ def int_query_param(request: Request, name: str) -> int | None:
     if value < 1:
         raise ValidationError({name: ["Enter a positive id."]})
     return value
+
+
+def drf_errors(error: DjangoValidationError) -> serializers.ValidationError:
+    """A service's field-keyed ValidationError as the API's 400 with field errors."""
+    if hasattr(error, "error_dict"):
+        # Django's form-wide key is "__all__"; DRF clients expect "non_field_errors".
+        return serializers.ValidationError(
+            {
+                ("non_field_errors" if field == "__all__" else field): messages
+                for field, messages in error.message_dict.items()
+            }
+        )
+    return serializers.ValidationError({"non_field_errors": error.messages})
 
 
 class RestrictedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):

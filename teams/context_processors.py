@@ -18,4 +18,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_roles": sorted(Role(role).label for role in roles),
         "nav_can_read_cases": bool(roles) and not user.is_staff,
         "nav_is_system_admin": user.is_staff,
+        # Emergency access and its sign-off queue are the supervisors' (casework.emergency).
+        "nav_is_supervisor": Role.SUPERVISOR in roles and not user.is_staff,
     }

@@ -1214,6 +1214,9 @@ EXEMPT: dict[str, str] = {
     "emergency-start": "a form; supervisors only (test_emergency_access)",
     "emergency-queue": "sign-off queue; supervisors only (test_emergency_access)",
     "emergency-review": "sign-off form; supervisors only (test_emergency_access)",
+    "api:emergency-access-list": "supervisors only (test_emergency_access)",
+    "api:emergency-access-detail": "supervisors only (test_emergency_access)",
+    "api:emergency-access-review": "supervisors only (test_emergency_access)",
 }
 EXEMPT_PREFIXES: dict[str, str] = {"admin:": "Django admin (tested separately)"}
 

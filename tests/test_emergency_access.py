@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from audit.models import Action, AuditEvent
 from casework.models import EmergencyAccess
@@ -100,3 +101,96 @@ def test_another_supervisor_signs_it_off(world: dict[str, object]) -> None:
     access.refresh_from_db()
     assert access.reviewed_by == world["reviewer"]
     assert AuditEvent.objects.filter(action=Action.EMERGENCY_REVIEW).count() == 1
+
+
+def _api(user: object) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)  # type: ignore[arg-type]
+    return client
+
+
+def test_api_start_read_and_sign_off(world: dict[str, object]) -> None:
+    case = world["case"]
+    supervisor = _api(world["supervisor"])
+    refused = supervisor.post(
+        "/api/v1/emergency-access/", {"reference": "C-EMERG-1", "reason": "urgent"}, format="json"
+    )
+    assert refused.status_code == 400 and "reason" in refused.json()
+    assert EmergencyAccess.objects.count() == 0
+    unknown = supervisor.post(
+        "/api/v1/emergency-access/",
+        {"reference": "C-EMERG-1", "reason": REASON, "minutes": 600},
+        format="json",
+    )
+    assert unknown.status_code == 400 and "minutes" in unknown.json()
+    started = supervisor.post(
+        "/api/v1/emergency-access/", {"reference": "C-EMERG-1", "reason": REASON}, format="json"
+    )
+    assert started.status_code == 201, started.content
+    body = started.json()
+    assert body["case"] == case.pk and body["active"] is True  # type: ignore[attr-defined]
+    # The case opens through the API too, and what is read is marked.
+    assert supervisor.get(f"/api/v1/cases/{case.pk}/").status_code == 200  # type: ignore[attr-defined]
+    assert AuditEvent.objects.filter(
+        action=Action.VIEW, target_type="casework.case", emergency=True
+    ).exists()
+    # The supervisor who started it cannot sign it off; another one can.
+    own = supervisor.post(
+        f"/api/v1/emergency-access/{body['id']}/review/", {"note": "fine"}, format="json"
+    )
+    assert own.status_code == 400
+    assert "Another supervisor" in own.json()["non_field_errors"][0]
+    reviewer = _api(world["reviewer"])
+    listed = reviewer.get("/api/v1/emergency-access/").json()
+    assert [row["id"] for row in listed["results"]] == [body["id"]]
+    assert (
+        reviewer.post(
+            f"/api/v1/emergency-access/{body['id']}/review/", {"note": ""}, format="json"
+        ).status_code
+        == 400
+    )
+    signed = reviewer.post(
+        f"/api/v1/emergency-access/{body['id']}/review/",
+        {"note": "Checked with the police report."},
+        format="json",
+    )
+    assert signed.status_code == 200 and signed.json()["reviewed_by"] == world["reviewer"].pk  # type: ignore[attr-defined]
+    assert AuditEvent.objects.filter(action=Action.EMERGENCY_REVIEW).count() == 1
+    # Signed off, it leaves the reviewer's list but stays in the starter's own.
+    assert reviewer.get("/api/v1/emergency-access/").json()["results"] == []
+    assert supervisor.get(f"/api/v1/emergency-access/{body['id']}/").status_code == 200
+    assert AuditEvent.objects.filter(
+        action=Action.VIEW, target_type="casework.emergencyaccess"
+    ).exists()
+
+
+def test_api_is_for_supervisors_only(world: dict[str, object]) -> None:
+    _api(world["supervisor"]).post(
+        "/api/v1/emergency-access/", {"reference": "C-EMERG-1", "reason": REASON}, format="json"
+    )
+    access = EmergencyAccess.objects.get()
+    officer = _api(world["officer"])
+    response = officer.post(
+        "/api/v1/emergency-access/", {"reference": "C-EMERG-1", "reason": REASON}, format="json"
+    )
+    assert response.status_code == 403
+    assert officer.get("/api/v1/emergency-access/").json()["results"] == []
+    assert officer.get(f"/api/v1/emergency-access/{access.pk}/").status_code == 404
+    assert (
+        officer.post(
+            f"/api/v1/emergency-access/{access.pk}/review/", {"note": "x"}, format="json"
+        ).status_code
+        == 404
+    )
+    assert APIClient().get("/api/v1/emergency-access/").status_code == 401
+    assert EmergencyAccess.objects.count() == 1
+
+
+def test_navigation_offers_emergency_access_to_supervisors_only(world: dict[str, object]) -> None:
+    assert (
+        'href="/emergency-access/review/"' in _client(world["supervisor"]).get("/").content.decode()
+    )
+    assert (
+        'href="/emergency-access/review/"'
+        not in _client(world["officer"]).get("/").content.decode()
+    )
