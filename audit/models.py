@@ -24,6 +24,10 @@ class Action(models.TextChoices):
     EMERGENCY_ACCESS = "emergency_access", "Started emergency access"
     EMERGENCY_REVIEW = "emergency_review", "Reviewed emergency access"
     VERIFY = "verify", "Verified the audit chain"
+    LOCATION_CHECK = "location_check", "Checked a place against protected locations"
+    NOTIFY = "notify", "Notified people"
+    ESCALATE = "escalate", "Escalated an unacknowledged report"
+    ACKNOWLEDGE = "acknowledge", "Acknowledged"
     ARCHIVE = "archive", "Archived audit events"
 
 

@@ -194,13 +194,70 @@ class DecisionStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+class ImpactRating(models.IntegerChoices):
+    """The worksheet's small fixed scale: how a decision is expected to affect an interest."""
+
+    SERIOUS_HARM = -2, "Serious harm"
+    SOME_HARM = -1, "Some harm"
+    NEUTRAL = 0, "No real effect"
+    SOME_BENEFIT = 1, "Some benefit"
+    CLEAR_BENEFIT = 2, "Clear benefit"
+
+
+class Interest(models.TextChoices):
+    """The three interests a harm-prevention worksheet weighs (DESIGN.md section 1)."""
+
+    SUPERVISEE = "supervisee", "The person under supervision"
+    VICTIMS = "victims", "The victims"
+    COMMUNITY = "community", "The community"
+
+
+class PlaceCheck(models.TextChoices):
+    """What the blind location check tells the officer, and nothing more."""
+
+    NOT_CHECKED = "", "Not checked"
+    NO_CONFLICT = "no_conflict", "No conflict found"
+    POSSIBLE_CONFLICT = (
+        "possible_conflict",
+        "Possible conflict with a protected location: consult the victim representative",
+    )
+
+
+class ProceedReason(models.TextChoices):
+    """Why an officer finalises a decision that touches a victim without the victim
+    representative's input (DESIGN.md rule 5)."""
+
+    NONE = "", "Not recorded"
+    URGENT_SAFETY = "urgent_safety", "Urgent safety action"
+    VICTIM_DECLINED = "victim_declined", "The victim declined to be involved"
+    NO_ANSWER = "no_answer", "The representative did not answer in time"
+
+
 class CaseDecision(models.Model):
-    """A decision an officer makes on a case. The harm-prevention worksheet and the
-    lifecycle rules are built on top of this record."""
+    """A decision an officer makes on a case, weighed on a harm-prevention worksheet.
+    The lifecycle and its rules live in casework.decisions; which kinds need approval,
+    touch victims or concern a place is the table in casework.decision_rules."""
 
     audit_write = AuditedWrites(
         case_column="case_id",
-        values_for=("kind", "status", "disclosure_level", "author_id", "finalised_at"),
+        values_for=(
+            "kind",
+            "status",
+            "disclosure_level",
+            "author_id",
+            "finalised_at",
+            "community_danger",
+            "victim_danger",
+            "relaxes_condition",
+            "supersedes_id",
+            "approved_by_id",
+            "returned_by_id",
+            "proceed_reason",
+            "place_check",
+            "supervisee_impact",
+            "victims_impact",
+            "community_impact",
+        ),
     )
 
     disclosure = Protected(
@@ -230,16 +287,122 @@ class CaseDecision(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finalised_at = models.DateTimeField(null=True, blank=True)
 
+    # The harm-prevention worksheet: for each interest, benefits, costs or risks, impact.
+    supervisee_benefits = models.TextField("expected benefits", blank=True)
+    supervisee_risks = models.TextField("costs or risks", blank=True)
+    supervisee_impact = models.SmallIntegerField(
+        "impact", choices=ImpactRating.choices, null=True, blank=True
+    )
+    victims_benefits = models.TextField("expected benefits", blank=True)
+    victims_risks = models.TextField("costs or risks", blank=True)
+    victims_impact = models.SmallIntegerField(
+        "impact", choices=ImpactRating.choices, null=True, blank=True
+    )
+    community_benefits = models.TextField("expected benefits", blank=True)
+    community_risks = models.TextField("costs or risks", blank=True)
+    community_impact = models.SmallIntegerField(
+        "impact", choices=ImpactRating.choices, null=True, blank=True
+    )
+    community_danger = models.BooleanField(
+        "raises community danger",
+        default=False,
+        help_text="Danger takes precedence: a supervisor must approve.",
+    )
+    victim_danger = models.BooleanField(
+        "raises victim danger",
+        default=False,
+        help_text="Danger takes precedence: a supervisor must approve, and the victim "
+        "representative must give input.",
+    )
+    relaxes_condition = models.BooleanField(
+        "relaxes a condition of supervision",
+        default=False,
+        help_text="A decision that relaxes a condition needs a supervisor's approval.",
+    )
+
+    # The place a residence, employment or travel decision concerns, entered by the
+    # officer and checked blind against the victims' protected locations.
+    place_description = models.CharField("place", max_length=200, blank=True)
+    place_postal_code = models.CharField("postal code", max_length=20, blank=True)
+    place_latitude = models.DecimalField(
+        "latitude", max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    place_longitude = models.DecimalField(
+        "longitude", max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    place_check = models.CharField(
+        max_length=20, choices=PlaceCheck.choices, default=PlaceCheck.NOT_CHECKED, blank=True
+    )
+    place_checked_at = models.DateTimeField(null=True, blank=True)
+
+    # Lifecycle.
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        help_text="The final decision this one replaces.",
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_decisions",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="returned_decisions",
+    )
+    returned_at = models.DateTimeField(null=True, blank=True)
+    return_comment = models.TextField("supervisor's comments", blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.TextField("why it was withdrawn", blank=True)
+    proceed_reason = models.CharField(
+        "proceeding without the victim representative's input",
+        max_length=20,
+        choices=ProceedReason.choices,
+        default=ProceedReason.NONE,
+        blank=True,
+    )
+    proceed_explanation = models.TextField("explanation", blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["case", "status"], name="decision_case_status"),
+            models.Index(
+                fields=["status", "proposed_at"],
+                name="decision_awaiting",
+                condition=Q(status="proposed"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="final", finalised_at__isnull=False) | ~Q(status="final"),
                 name="final_decision_has_finalised_at",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="withdrawn") | ~Q(withdrawn_reason=""),
+                name="withdrawn_decision_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(supersedes=models.F("pk")), name="decision_not_superseding_itself"
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{interest}_impact__isnull": True})
+                    | Q(**{f"{interest}_impact__gte": -2, f"{interest}_impact__lte": 2}),
+                    name=f"decision_{interest}_impact_on_scale",
+                )
+                for interest in Interest.values
+            ),
         ]
 
     def __str__(self) -> str:
@@ -344,3 +507,115 @@ class EmergencyAccess(models.Model):
         from django.utils import timezone
 
         return self.started_at <= timezone.now() < self.expires_at
+
+
+class AtRisk(models.TextChoices):
+    VICTIM = "victim", "A known victim"
+    CHILD = "child", "A child or children"
+    IDENTIFIED_PERSON = "identified_person", "Another identified person"
+    COMMUNITY = "community", "The community or an unidentified person"
+    STAFF = "staff", "Staff or a team member"
+    OTHER = "other", "Someone else"
+
+
+class Urgency(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediate: danger now"
+    HOURS = "hours", "Within hours"
+    DAY = "day", "Within a day"
+
+
+class DutyToWarn(models.Model):
+    """A report that someone is at risk from the person under supervision. It alerts
+    the case's supervisors and victim representatives at once and escalates until
+    someone acknowledges it (casework.duty_to_warn)."""
+
+    audit_write = AuditedWrites(
+        case_column="case_id",
+        values_for=(
+            "reporter_id",
+            "at_risk",
+            "urgency",
+            "acknowledged_by_id",
+            "acknowledged_at",
+            "escalation_round",
+            "next_escalation_at",
+        ),
+    )
+
+    # Read by the roles the policy lets read duty-to-warn reports; the reporter of
+    # another role learns only that it was received.
+    disclosure = Protected(case_path="case", codes=(codename(Info.DUTY_TO_WARN),))
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="duty_to_warn_reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="duty_to_warn_reports"
+    )
+    at_risk = models.CharField("who is at risk", max_length=20, choices=AtRisk.choices)
+    threat = models.TextField("the threat")
+    urgency = models.CharField(max_length=12, choices=Urgency.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acknowledged_duty_to_warn_reports",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    action_taken = models.TextField("action taken", blank=True)
+    # 0: the first alerts went out; n: the nth escalation to every supervisor of the team.
+    escalation_round = models.PositiveSmallIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "duty-to-warn report"
+        indexes = [
+            models.Index(fields=["case", "-created_at"], name="dtw_case_created"),
+            models.Index(
+                fields=["next_escalation_at"],
+                name="dtw_due_escalation",
+                condition=Q(acknowledged_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(threat=""), name="dtw_has_threat"),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | ~Q(action_taken=""),
+                name="dtw_acknowledgement_records_action",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Duty-to-warn report on {self.case} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class DutyToWarnAlert(models.Model):
+    """One person told about a report, in one round: the report's timeline, and the
+    key that makes a repeated escalation run alert nobody twice."""
+
+    audit_write = AuditedWrites(values_for=("report_id", "recipient_id", "round", "reason"))
+
+    class Reason(models.TextChoices):
+        FILED = "filed", "Filed: the case's supervisors and victim representatives"
+        ESCALATION = "escalation", "Not acknowledged in time: every supervisor of the team"
+
+    report = models.ForeignKey(DutyToWarn, on_delete=models.CASCADE, related_name="alerts")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="duty_to_warn_alerts"
+    )
+    round = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    alerted_at = models.DateTimeField(auto_now_add=True)
+    emailed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["alerted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "recipient", "round"], name="dtw_alert_once_per_round"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert to {self.recipient} on {self.report} (round {self.round})"

@@ -139,6 +139,15 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 60 * 60, minimum=60)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 7 * 365, minimum=365)
 # How long a supervisor's emergency access to a case outside their teams lasts.
 EMERGENCY_ACCESS_MINUTES = env_int("EMERGENCY_ACCESS_MINUTES", 60, minimum=5, maximum=480)
+# Issue 5: a duty-to-warn report nobody acknowledged escalates after this many minutes,
+# and again each time the same span passes; a victim representative has this many
+# days to answer a request for input before the officer may proceed without it.
+DUTY_TO_WARN_ESCALATION_MINUTES = env_int(
+    "DUTY_TO_WARN_ESCALATION_MINUTES", 15, minimum=1, maximum=240
+)
+VICTIM_INPUT_DAYS = env_int("VICTIM_INPUT_DAYS", 5, minimum=1, maximum=30)
+# Links in e-mails (which carry no case content, only a link) start with this.
+APP_BASE_URL = env_str("APP_BASE_URL", "http://localhost:8000").rstrip("/")
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -237,6 +246,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-grants": {
         "task": "victims.tasks.expire_grants",
         "schedule": crontab(minute="*/15"),
+    },
+    "escalate-duty-to-warn": {
+        "task": "casework.tasks.escalate_duty_to_warn",
+        "schedule": crontab(minute="*"),
     },
 }
 

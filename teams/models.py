@@ -202,3 +202,47 @@ class MeetingAttendee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.meeting}"
+
+
+class NotificationKind(models.TextChoices):
+    DUTY_TO_WARN = "duty_to_warn", "Duty-to-warn report"
+    DUTY_TO_WARN_ESCALATION = "duty_to_warn_escalation", "Duty-to-warn report not acknowledged"
+    INPUT_REQUESTED = "input_requested", "Victim input requested on a decision"
+    PLACE_CONFLICT = "place_conflict", "Possible conflict with a protected location"
+    APPROVAL_REQUESTED = "approval_requested", "Decision awaiting approval"
+    DECISION_RETURNED = "decision_returned", "Decision returned with comments"
+    DECISION_APPROVED = "decision_approved", "Decision approved"
+
+
+class Notification(models.Model):
+    """Something a person should know, in their inbox in the app. The title names the
+    kind of event and the case reference, never case content; the e-mail sent for it
+    (teams.notify) carries only a generic line and the link."""
+
+    audit_write = AuditedWrites(values_for=("recipient_id", "kind", "read_at", "emailed_at"))
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    title = models.CharField(max_length=200)
+    link = models.CharField(max_length=300, help_text="A path in the app.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    # Makes a repeated task run create nothing twice: (kind, record, round, recipient).
+    key = models.CharField(max_length=120, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["recipient", "-created_at"],
+                name="notification_unread",
+                condition=Q(read_at__isnull=True),
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient}"

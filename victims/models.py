@@ -78,9 +78,30 @@ class VictimLocation(models.Model):
     email = models.EmailField(blank=True)
     employer = models.CharField(max_length=200, blank=True)
     school = models.CharField(max_length=200, blank=True)
+    # Where the blind location check compares a decision's place (casework decisions):
+    # the victim's protected location and the radius the representative sets around it.
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    protection_radius_m = models.PositiveIntegerField(
+        "protection radius (metres)",
+        default=1000,
+        help_text="A decision's place within this distance is reported as a possible conflict.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(
+                    latitude__gte=-90,
+                    latitude__lte=90,
+                    longitude__gte=-180,
+                    longitude__lte=180,
+                ),
+                name="victim_location_coordinates_valid",
+            )
+        ]
         verbose_name = "victim locating information"
         verbose_name_plural = "victim locating information"
 
@@ -145,6 +166,14 @@ class VictimInput(models.Model):
     body = models.TextField()
     disclosure_level = models.CharField(
         max_length=40, choices=DisclosureLevel.choices, default=DisclosureLevel.TEAM
+    )
+    # Input on a pending decision: what the officer must consider before finalising it.
+    decision = models.ForeignKey(
+        "casework.CaseDecision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="victim_inputs",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -294,3 +323,72 @@ class VictimUserObjectPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         abstract = False
+
+
+class InputRequest(models.Model):
+    """What the victim representatives are asked when a decision that touches a victim
+    is proposed: the decision's kind and summary (never its draft worksheet), and by
+    when an answer is expected. Answered by victim input linked to the decision."""
+
+    audit_write = AuditedWrites(
+        case_column="case_id", values_for=("decision_id", "requested_by_id", "due_at")
+    )
+
+    disclosure = Protected(case_path="case", codes=(codename(Info.INPUT_REQUEST),))
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="input_requests")
+    decision = models.OneToOneField(
+        "casework.CaseDecision", on_delete=models.PROTECT, related_name="input_request"
+    )
+    kind_label = models.CharField("decision", max_length=100)
+    summary = models.CharField(max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="input_requests_made"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["case", "due_at"], name="inputrequest_case_due")]
+
+    def __str__(self) -> str:
+        return f"Input requested on {self.case} ({self.requested_at:%Y-%m-%d})"
+
+
+class PlaceConflict(models.Model):
+    """A decision's place found near a victim's protected location by the blind check.
+    Only victim representatives read these (they are locating information); the
+    officer is told only that a possible conflict exists."""
+
+    audit_write = AuditedWrites(
+        case_column="case_id",
+        victim_column="victim_id",
+        values_for=("decision_id", "matched_by", "checked_by_id"),
+    )
+
+    disclosure = Protected(case_path="case", codes=(codename(Info.VICTIM_LOCATING),))
+
+    class MatchedBy(models.TextChoices):
+        POSTAL_CODE = "postal_code", "Same postal code"
+        RADIUS = "radius", "Within the protection radius"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="place_conflicts")
+    decision = models.ForeignKey(
+        "casework.CaseDecision", on_delete=models.PROTECT, related_name="place_conflicts"
+    )
+    victim = models.ForeignKey(Victim, on_delete=models.PROTECT, related_name="place_conflicts")
+    matched_by = models.CharField(max_length=12, choices=MatchedBy.choices)
+    distance_m = models.PositiveIntegerField(null=True, blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [models.Index(fields=["case", "-checked_at"], name="placeconflict_case")]
+
+    def __str__(self) -> str:
+        # Never the place or the location: this string can reach logs and admin pages.
+        return f"Possible place conflict #{self.pk} on {self.case}"

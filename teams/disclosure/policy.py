@@ -38,6 +38,8 @@ class Info(StrEnum):
     VICTIM_INPUT = "victim_input"
     RELEASE = "release"
     NOTIFICATION_REGISTRATION = "notification_registration"
+    DUTY_TO_WARN = "duty_to_warn"
+    INPUT_REQUEST = "input_request"
 
 
 INFO_LABELS: dict[Info, str] = {
@@ -52,6 +54,8 @@ INFO_LABELS: dict[Info, str] = {
     Info.VICTIM_INPUT: "Victim input",
     Info.RELEASE: "Releases of information (victim consent)",
     Info.NOTIFICATION_REGISTRATION: "Victim notification registration",
+    Info.DUTY_TO_WARN: "Duty-to-warn reports",
+    Info.INPUT_REQUEST: "Requests for victim input on a proposed decision",
 }
 
 
@@ -62,6 +66,7 @@ class Access(StrEnum):
     BY_LEVEL = "by_level"  # the records whose level names the role
     PSEUDONYM = "pseudonym"  # victim identity replaced by the case's pseudonym
     RELEASE_ONLY = "release_only"  # only what a victim's active release names
+    CREATE = "create"  # files records of the kind but does not read them back
 
 
 ACCESS_LABELS: dict[Access, str] = {
@@ -71,6 +76,7 @@ ACCESS_LABELS: dict[Access, str] = {
     Access.BY_LEVEL: "Reads what the record's disclosure level includes",
     Access.PSEUDONYM: "Sees a pseudonym and the relationship only",
     Access.RELEASE_ONLY: "Only with the victim's release naming them",
+    Access.CREATE: "Files them, and sees only that they were received",
 }
 
 _O, _S, _V, _T, _P = Role.OFFICER, Role.SUPERVISOR, Role.VICTIM_REP, Role.TREATMENT, Role.POLYGRAPH
@@ -107,6 +113,12 @@ MATRIX: dict[Info, dict[Role, Access]] = {
     },
     Info.RELEASE: {_O: A.NONE, _S: A.NONE, _V: A.WRITE, _T: A.NONE, _P: A.NONE},
     Info.NOTIFICATION_REGISTRATION: {_O: A.NONE, _S: A.NONE, _V: A.WRITE, _T: A.NONE, _P: A.NONE},
+    # Any team member files a report (issue 5); supervisors and victim representatives
+    # read and acknowledge; treatment and polygraph learn only that it was received.
+    Info.DUTY_TO_WARN: {_O: A.WRITE, _S: A.WRITE, _V: A.WRITE, _T: A.CREATE, _P: A.CREATE},
+    # What the officer shares with the representatives when a decision that touches a
+    # victim is proposed: its kind and summary, never the draft's worksheet.
+    Info.INPUT_REQUEST: {_O: A.WRITE, _S: A.READ, _V: A.READ, _T: A.NONE, _P: A.NONE},
 }
 
 # Kinds whose records each carry a disclosure level chosen by their author.
@@ -224,7 +236,7 @@ def role_codenames(role: Role, matrix: dict[Info, dict[Role, Access]] | None = N
             granted |= {codename(info, lvl) for lvl, roles in AUDIENCE.items() if role in roles}
         elif access is Access.PSEUDONYM:
             granted.add(pseudonym_codename())
-        if access is Access.WRITE:
+        if access in (Access.WRITE, Access.CREATE):
             granted.add(write_codename(info))
     return granted
 

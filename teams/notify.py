@@ -1,0 +1,98 @@
+"""Telling people something happened: a row in their in-app inbox and an e-mail that
+carries no case content, only a generic line and a link into the app (DESIGN rule 1:
+nothing about a case or a victim travels by e-mail).
+
+`notify` is idempotent per key: a task that runs twice, or two workers racing, create
+one notification and send one e-mail per recipient and key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from teams.models import Notification, NotificationKind
+
+logger = logging.getLogger(__name__)
+
+# The whole e-mail body, per kind: what happened, never which case or who.
+EMAIL_LINES: dict[str, str] = {
+    NotificationKind.DUTY_TO_WARN: "A duty-to-warn report needs your attention now.",
+    NotificationKind.DUTY_TO_WARN_ESCALATION: (
+        "A duty-to-warn report has not been acknowledged. It needs your attention now."
+    ),
+    NotificationKind.INPUT_REQUESTED: "Your input is requested on a proposed decision.",
+    NotificationKind.PLACE_CONFLICT: "A place in a decision may conflict with a protected location.",
+    NotificationKind.APPROVAL_REQUESTED: "A decision is waiting for your approval.",
+    NotificationKind.DECISION_RETURNED: "A decision was returned to you with comments.",
+    NotificationKind.DECISION_APPROVED: "A decision you proposed was approved.",
+}
+
+
+def notify(
+    recipients: Iterable[Any],
+    kind: NotificationKind,
+    title: str,
+    link: str,
+    *,
+    key: str = "",
+    email: bool = True,
+) -> list[Notification]:
+    """Create one notification per recipient (skipping those that already have one for
+    `key`) and e-mail each new one. Returns the notifications created now."""
+    created: list[Notification] = []
+    for user in {u.pk: u for u in recipients if u is not None and u.is_active}.values():
+        row = Notification(
+            recipient=user,
+            kind=kind,
+            title=title[:200],
+            link=link,
+            key=f"{key}:{user.pk}" if key else None,
+        )
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:
+            continue  # this recipient was told already for this key
+        created.append(row)
+    if email:
+        _email(created)
+    return created
+
+
+def _email(rows: list[Notification]) -> None:
+    with_address = [row for row in rows if row.recipient.email]
+    if not with_address:
+        return
+    messages = [
+        EmailMessage(
+            subject=f"MDT casework: {row.get_kind_display()}",
+            body=(
+                f"{EMAIL_LINES.get(row.kind, 'Something needs your attention.')}\n\n"
+                f"Sign in to see it: {settings.APP_BASE_URL}{row.link}\n"
+            ),
+            to=[row.recipient.email],
+        )
+        for row in with_address
+    ]
+    try:
+        get_connection().send_messages(messages)
+    except OSError:
+        # The in-app notification stands; an unreachable mail server must not undo it.
+        logger.exception("notification e-mail could not be sent")
+        return
+    Notification.objects.filter(pk__in=[row.pk for row in with_address]).update(
+        emailed_at=timezone.now()
+    )
+
+
+def unread_count(user: Any) -> int:
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
