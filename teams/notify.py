@@ -28,7 +28,9 @@ EMAIL_LINES: dict[str, str] = {
         "A duty-to-warn report has not been acknowledged. It needs your attention now."
     ),
     NotificationKind.INPUT_REQUESTED: "Your input is requested on a proposed decision.",
-    NotificationKind.PLACE_CONFLICT: "A place in a decision may conflict with a protected location.",
+    NotificationKind.PLACE_CONFLICT: (
+        "A place in a decision may conflict with a protected location."
+    ),
     NotificationKind.APPROVAL_REQUESTED: "A decision is waiting for your approval.",
     NotificationKind.DECISION_RETURNED: "A decision was returned to you with comments.",
     NotificationKind.DECISION_APPROVED: "A decision you proposed was approved.",
