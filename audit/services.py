@@ -2,21 +2,19 @@
 
 Inside a request, events are buffered and written by the middleware in one INSERT at
 the end of the request; elsewhere (tasks, commands) each is written at once. The chain
-is computed by PostgreSQL's trigger, or here on SQLite.
+is computed by the database's trigger (audit.database) on PostgreSQL and SQLite alike.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import connection, models, transaction
-from django.utils import timezone
+from django.db import models
 
-from audit import chain
+from audit import database
 from audit.context import current
-from audit.models import Action, AuditEvent, ChainAnchor, Outcome
+from audit.models import Action, AuditEvent, Outcome
 
 
 def _actor_of(actor: Any) -> Any:
@@ -26,6 +24,15 @@ def _actor_of(actor: Any) -> Any:
     if actor is not None and getattr(actor, "is_authenticated", False):
         return actor
     return None
+
+
+def _column_value(target: models.Model, which: str) -> int | None:
+    spec = getattr(type(target), "audit_write", None)
+    column = getattr(spec, which, "") if spec is not None else ""
+    if not column:
+        return None
+    value = target.pk if column == "id" else getattr(target, column, None)
+    return int(value) if value is not None else None
 
 
 def build(
@@ -45,6 +52,11 @@ def build(
     if target is not None:
         target_type = target._meta.label_lower
         target_id = target.pk
+        # A record that names its case or victim (the columns its AuditedWrites
+        # declares) files the event under them, so that filtering the trail by case or
+        # victim finds every event about it, whoever recorded it.
+        case_id = case_id if case_id is not None else _column_value(target, "case_column")
+        victim_id = victim_id if victim_id is not None else _column_value(target, "victim_column")
     who = _actor_of(actor)
     return AuditEvent(
         actor=who,
@@ -125,29 +137,10 @@ def write(events: Iterable[AuditEvent]) -> None:
     if not rows:
         return
     _mark_emergency(rows)
-    if connection.vendor == "postgresql":
-        # The BEFORE INSERT trigger sets seq, prev_hash and hash under its lock.
+    # The chain trigger sets seq, prev_hash and hash as each row is inserted; the events
+    # in hand get them back too (PostgreSQL through RETURNING, SQLite through positions).
+    with database.chain_positions() as positions:
         AuditEvent.objects.bulk_create(rows)
-        return
-    with transaction.atomic():
-        # SQLite runs with IMMEDIATE transactions: holding the write lock from the start
-        # serializes writers, so reading the chain's head here is safe.
-        head: Any = AuditEvent.objects.exclude(seq=None).order_by("-seq").values("seq", "hash")
-        last = head.first() or ChainAnchor.objects.order_by("-seq").values("seq", "hash").first()
-        seq: int = last["seq"] if last else 0
-        prev: str = last["hash"] if last else chain.GENESIS
-        for event in rows:
-            seq += 1
-            event.occurred_at = event.occurred_at or timezone.now()
-            event.seq = seq
-            event.prev_hash = prev
-            event.hash = chain.event_hash(_chained_fields(event), prev)
-            prev = event.hash
-        AuditEvent.objects.bulk_create(rows)
-
-
-def _chained_fields(event: AuditEvent) -> dict[str, Any]:
-    values = {name: getattr(event, name) for name in chain.CHAINED_FIELDS if name != "detail"}
-    # The text the database will store (Django's JSONField writes json.dumps output).
-    values["detail"] = json.dumps(event.detail)
-    return values
+    for event in rows:
+        if event.pk in positions:
+            event.seq, event.prev_hash, event.hash = positions[event.pk]

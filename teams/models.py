@@ -34,6 +34,17 @@ class User(AbstractUser):
         return self.is_staff
 
 
+# Django's own link tables for account permissions and groups: written by the admin and
+# by the membership signal, and captured like every audited table (audit.database).
+User.groups.through.audit_write = AuditedWrites(values_for=("user_id", "group_id"))  # type: ignore[attr-defined]
+User.user_permissions.through.audit_write = AuditedWrites(  # type: ignore[attr-defined]
+    values_for=("user_id", "permission_id")
+)
+Group.permissions.through.audit_write = AuditedWrites(  # type: ignore[attr-defined]
+    values_for=("group_id", "permission_id")
+)
+
+
 class Team(models.Model):
     """A multidisciplinary team (MDT) working a caseload out of one office."""
 

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import update_last_login
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from audit.middleware import bind_user
 from audit.models import Action, Outcome
 from audit.services import record
 from audit.signals import chain_broken
 from teams.disclosure.grants import apply_team_policy, sync_membership_groups
 
+# Django's own receiver stamps last_login; it is re-connected below, after naming the
+# user for this request, so the trail's record of that write says who signed in.
+user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
+
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    bind_user(user)
+    update_last_login(sender, user)
     record(user, Action.LOGIN, target=user)
 
 
@@ -73,6 +81,43 @@ def _membership_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
         target=instance,
         detail={"change": "deleted", "user": instance.user_id, "team": instance.team_id},
     )
+
+
+PERMISSION_CHANGES = {"post_add": "added", "post_remove": "removed", "post_clear": "cleared"}
+
+
+def _permission_change(instance: Any, field: str, action: str, pk_set: Any) -> None:
+    if action not in PERMISSION_CHANGES:
+        return
+    record(
+        None,
+        Action.PERMISSION_CHANGE,
+        target=instance,
+        detail={
+            "field": field,
+            "change": PERMISSION_CHANGES[action],
+            "ids": sorted(pk_set or ()),
+        },
+    )
+
+
+@receiver(m2m_changed, sender="teams.User_groups")
+def _user_groups_changed(sender: Any, instance: Any, action: str, pk_set: Any, **kw: Any) -> None:
+    _permission_change(instance, "groups", action, pk_set)
+
+
+@receiver(m2m_changed, sender="teams.User_user_permissions")
+def _user_permissions_changed(
+    sender: Any, instance: Any, action: str, pk_set: Any, **kw: Any
+) -> None:
+    _permission_change(instance, "user_permissions", action, pk_set)
+
+
+@receiver(m2m_changed, sender="auth.Group_permissions")
+def _group_permissions_changed(
+    sender: Any, instance: Any, action: str, pk_set: Any, **kw: Any
+) -> None:
+    _permission_change(instance, "permissions", action, pk_set)
 
 
 def apply_policy_to_all_teams(sender: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ from teams.disclosure.policy import DEFAULT_LEVEL, Info
 from victims import selectors, services
 from victims.forms import LevelForm, ReleaseForm, RevokeForm, VictimInputForm
 from victims.models import Victim, VictimInput
+from victims.queue import answerable_requests
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -34,7 +35,7 @@ def victim_detail(request: HttpRequest, pk: int) -> HttpResponse:
     victim = get_visible_or_404(Victim.objects.all(), request.user, pk=pk)
     page = selectors.victim_page(request.user, victim)
     case_id = page.rows[0][0].case_id if len(page.rows) == 1 else None
-    record_read(request.user, victim, case_id=case_id)
+    record_read(request.user, victim, case_id=case_id, victim_id=victim.pk)
     return render(request, "victims/victim_detail.html", {"page": page})
 
 
@@ -99,14 +100,19 @@ def victim_input_create(request: HttpRequest, pk: int) -> HttpResponse:
     if not levels:
         return _forbidden(request, "Only the case's victim representatives record victim input.")
     default = DEFAULT_LEVEL[Info.VICTIM_INPUT]
+    requests = answerable_requests(request.user, case.pk)
     form = VictimInputForm(
         request.POST or None,
         levels=levels,
         members=services.team_members(case).exclude(pk=request.user.pk),
         initial={"disclosure_level": default if default in levels else levels[0]},
+        # Shown when there is a request to answer; kept for a posted decision, so
+        # that one the author was not asked about is refused, not dropped.
+        requests=requests if request.POST.get("decision") or requests.exists() else None,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        answered = data.get("decision")
         try:
             services.create_victim_input(
                 request.user,
@@ -114,6 +120,7 @@ def victim_input_create(request: HttpRequest, pk: int) -> HttpResponse:
                 data["body"],
                 data["disclosure_level"],
                 data["named_members"],
+                decision=answered.decision if answered is not None else None,
             )
         except ValidationError as error:
             form.add_service_errors(error)
