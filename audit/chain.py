@@ -2,8 +2,9 @@
 
 Each event stores the hash of the event before it (by `seq`) and its own hash over a
 canonical form of its fields. The same canonical form is computed by PostgreSQL (the
-BEFORE INSERT trigger in migration audit/0002, so rows written by database triggers are
-chained too) and by Python (on SQLite, and by `verify_audit` everywhere), so both sides
+BEFORE INSERT trigger installed by audit.database, so rows written by database triggers
+are chained too), by SQLite's chain trigger through a function audit.sqlite registers on
+each connection, and by `verify_audit` in Python, so all sides
 must agree to the byte: fields are joined by the ASCII unit separator, NULL is the empty
 string, the time is whole microseconds since the epoch, booleans are 't'/'f', and the
 detail is the JSON text as the database stores it.

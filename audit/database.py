@@ -1,4 +1,6 @@
-"""What PostgreSQL itself enforces for the trail, installed after every migrate.
+"""What the database itself enforces for the trail, installed after every migrate.
+
+On PostgreSQL:
 
 - `audit_chain_event`: a BEFORE INSERT trigger that gives each new event its place in
   the chain (`seq`), the previous event's hash and its own, under an advisory lock, so
@@ -9,18 +11,25 @@
   so that bulk updates, bulk creates and raw SQL are recorded like ORM saves. It reads
   the acting user from session settings the request middleware sets (mdt.*).
 
+On SQLite (the embedded default) audit.sqlite installs the same three with SQLite's
+means: Python functions registered on each connection stand in for the session settings
+and compute the chain's hash, so a connection without them (the sqlite3 CLI) cannot write
+an audited table at all; see that module.
+
 Models take part in write capture by declaring `audit_write = AuditedWrites(...)`.
-On SQLite (the embedded default) none of this exists; audit.services chains in Python
-and audit.capture records writes through the single choke point of the ORM.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.db import connections
+
+from audit import sqlite
 
 ARCHIVER_ROLE = "mdt_audit_archiver"
 CHAIN_LOCK_KEY = 7_340_021
@@ -178,9 +187,14 @@ def audited_models() -> list[tuple[type[Any], AuditedWrites]]:
 def install(using: str = "default") -> int:
     """Install or refresh the triggers; returns the number of audited tables."""
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    if connection.vendor not in ("sqlite", "postgresql"):
         return 0
-    models = audited_models()
+    # A table can be missing after migrating backwards; it gets its trigger once it exists.
+    existing = set(connection.introspection.table_names())
+    models = [(model, spec) for model, spec in audited_models() if model._meta.db_table in existing]
+    if connection.vendor == "sqlite":
+        sqlite.install(connection, models)
+        return len(models)
     with connection.cursor() as cursor:
         cursor.execute(CHAIN_SQL)
         for model, spec in models:
@@ -207,6 +221,17 @@ def install_after_migrate(sender: Any, using: str = "default", **kwargs: Any) ->
     install(using)
 
 
+def uninstall_before_migrate(
+    sender: Any, using: str = "default", plan: list[Any] | None = None, **kwargs: Any
+) -> None:
+    """SQLite alters a table by rebuilding it, which the triggers would stop (see
+    audit.sqlite); they are set aside while migrations run and installed again after.
+    PostgreSQL alters tables in place, its triggers stay."""
+    connection = connections[using]
+    if plan and connection.vendor == "sqlite":
+        sqlite.uninstall(connection)
+
+
 def bind_session(
     actor_id: int | None,
     username: str,
@@ -215,8 +240,12 @@ def bind_session(
     request_id: str,
     using: str = "default",
 ) -> None:
-    """Tell the write-capture triggers who is acting on this connection (one query)."""
+    """Tell the write-capture triggers who is acting on this connection (one query on
+    PostgreSQL, none on SQLite, where the connection's functions hold it)."""
     connection = connections[using]
+    if connection.vendor == "sqlite":
+        sqlite.bind(connection, actor_id, username, ip_address, user_agent, request_id)
+        return
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
@@ -228,3 +257,32 @@ def bind_session(
             "set_config('mdt.request_id', %s, false)",
             [str(actor_id or ""), username, ip_address, user_agent, request_id],
         )
+
+
+@contextmanager
+def archiving(using: str = "default") -> Iterator[None]:
+    """Let this connection delete audit events, inside the archive command's transaction.
+    On PostgreSQL its role must also be a member of ARCHIVER_ROLE."""
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        with sqlite.archiving(connection):
+            yield
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL mdt.audit_archive = 'on'")
+    yield
+
+
+@contextmanager
+def chain_positions(using: str = "default") -> Iterator[dict[int, sqlite.Position]]:
+    """Collect, by event id, the (seq, prev_hash, hash) the chain trigger gives the events
+    inserted inside the block. PostgreSQL's trigger sets them on the row being inserted,
+    so RETURNING already hands them back and this stays empty; SQLite's runs after the
+    insert, which RETURNING does not see."""
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        with sqlite.chain_positions(connection) as positions:
+            yield positions
+        return
+    yield {}

@@ -48,14 +48,15 @@ class Outcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened. Rows are only ever inserted: on PostgreSQL a trigger
-    refuses UPDATE and DELETE, and another chains each new row to the one before it."""
+    """One thing that happened. Rows are only ever inserted: database triggers (on
+    PostgreSQL and on SQLite, audit.database / audit.sqlite) refuse UPDATE and DELETE
+    and chain each new row to the one before it."""
 
-    # Position in the hash chain, set under a lock when the row is inserted (by the
-    # database trigger on PostgreSQL, by audit.services on SQLite).
+    # Position in the hash chain, set by the database's chain trigger when the row is
+    # inserted (under an advisory lock on PostgreSQL, the write lock on SQLite).
     seq = ChainBigIntegerField(unique=True, null=True, editable=False)
-    # Set when the event is built (not auto_now_add, which would change it at insert,
-    # after the chain hash was computed on SQLite).
+    # Set when the event is built, so the time is when it happened, not when the
+    # request's buffer was written.
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Accounts are deactivated, never deleted; no database constraint, so that the
     # trail never blocks or cascades from a change to the accounts table.

@@ -63,7 +63,11 @@ def test_nightly_verification_alerts_admins_and_supervisors(mailoutbox: list[Any
             cursor.execute("UPDATE audit_auditevent SET actor_username = 'forged' WHERE seq = 2")
             cursor.execute("SET session_replication_role = DEFAULT")
     else:
-        AuditEvent.objects.filter(seq=2).update(actor_username="forged")
+        # Whoever can edit the file can drop the append-only trigger (rolled back with
+        # the test).
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER audit_append_only_update")
+            cursor.execute("UPDATE audit_auditevent SET actor_username = 'forged' WHERE seq = 2")
     result = verify_chain()
     assert result["ok"] is False and result["first_bad_seq"] == 2
     assert len(mailoutbox) == 1

@@ -1,9 +1,10 @@
 """Move audit events older than the retention period to a file, then remove them.
 
 Run by an operator whose database role is a member of `mdt_audit_archiver` (the
-application's role is not): the events are written to a JSON-lines file, the file is
-verified against the chain, and only then are the events deleted, leaving a chain
-anchor so that `verify_audit` still verifies what remains.
+application's role is not; SQLite has no roles, the file's permissions decide): the
+events are written to a JSON-lines file, the file is verified against the chain, and only
+then are the events deleted, leaving a chain anchor so that `verify_audit` still verifies
+what remains.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit import chain
+from audit.database import archiving
 from audit.models import Action, AuditEvent, ChainAnchor
 from audit.services import record
 
@@ -84,10 +86,7 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.stdout.write(f"Would archive {count} events to {path} (dry run: nothing removed).")
             return
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL mdt.audit_archive = 'on'")
+        with transaction.atomic(), archiving():
             ChainAnchor.objects.create(
                 seq=last_seq,
                 hash=last_hash,
