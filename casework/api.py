@@ -15,6 +15,7 @@ from rest_framework.routers import BaseRouter
 
 from audit.services import record_read
 from casework import services
+from casework.duty_to_warn_api import DutyToWarnViewSet
 from casework.emergency_api import EmergencyAccessViewSet
 from casework.models import Case, CaseNote, Supervisee
 from casework.serializers import (
@@ -147,4 +148,8 @@ def register(router: BaseRouter) -> None:
     router.register("cases", CaseViewSet, basename="case")
     router.register("supervisees", SuperviseeViewSet, basename="supervisee")
     router.register("notes", CaseNoteViewSet, basename="note")
+    from casework.decision_api import CaseDecisionViewSet  # it reuses this module's filter
+
+    router.register("decisions", CaseDecisionViewSet, basename="decision")
     router.register("emergency-access", EmergencyAccessViewSet, basename="emergency-access")
+    router.register("duty-to-warn", DutyToWarnViewSet, basename="duty-to-warn")

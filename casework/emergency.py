@@ -18,19 +18,10 @@ from audit.services import record
 from casework.models import Case, EmergencyAccess
 from teams.disclosure.grants import grant_case_access
 from teams.disclosure.queries import visible_case_ids
-from teams.models import Membership
 from teams.roles import Role
+from teams.selectors import is_supervisor
 
 MINIMUM_REASON = 20
-
-
-def is_supervisor(user: Any) -> bool:
-    return bool(
-        user.is_authenticated
-        and user.is_active
-        and not user.is_staff
-        and Membership.objects.active().filter(user=user, role=Role.SUPERVISOR).exists()
-    )
 
 
 def start(user: Any, reference: str, reason: str) -> EmergencyAccess:

@@ -19,6 +19,7 @@ from casework import emergency
 from casework.models import EmergencyAccess
 from casework.serializers import RejectUnknownFieldsMixin
 from teams.api_base import drf_errors
+from teams.selectors import is_supervisor
 
 
 class EmergencyAccessSerializer(serializers.ModelSerializer[EmergencyAccess]):
@@ -116,7 +117,7 @@ class EmergencyAccessViewSet(
         return Response(self.get_serializer(access).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not emergency.is_supervisor(request.user):
+        if not is_supervisor(request.user):
             raise PermissionDenied("Only a supervisor can start emergency access.")
         incoming = EmergencyStartSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from casework import emergency
 from casework.models import EmergencyAccess
+from teams.selectors import is_supervisor
 
 
 class StartForm(forms.Form):
@@ -57,7 +58,7 @@ def start(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "casework/emergency_start.html",
-        {"form": form, "allowed": emergency.is_supervisor(request.user)},
+        {"form": form, "allowed": is_supervisor(request.user)},
         status=status,
     )
 
@@ -69,7 +70,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "casework/emergency_queue.html",
         {
             "accesses": emergency.awaiting_review(request.user),
-            "allowed": emergency.is_supervisor(request.user),
+            "allowed": is_supervisor(request.user),
             "form": ReviewForm(),
         },
     )

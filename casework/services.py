@@ -61,13 +61,15 @@ def _level_label(level: str) -> str:
     return str(DisclosureLevel(level).label) if level in DisclosureLevel.values else level
 
 
-def _check_level(level: str, allowed: list[str], errors: dict[str, list[str]]) -> None:
+def _check_level(
+    level: str, allowed: list[str], errors: dict[str, list[str]], record: str = "note"
+) -> None:
     if level not in DisclosureLevel.values:
         errors["disclosure_level"] = ["Choose a disclosure level from the list."]
     elif level not in allowed:
         choices = "; ".join(_level_label(lvl) for lvl in allowed)
         errors["disclosure_level"] = [
-            f"Your role on this case cannot share this note as "
+            f"Your role on this case cannot share this {record} as "
             f"“{_level_label(level)}”. Choose one of: {choices}."
         ]
 

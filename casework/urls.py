@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from casework import views
 
@@ -11,10 +11,40 @@ urlpatterns = [
     path("decisions/<int:pk>/audience/", views.decision_audience, name="decision-audience"),
 ]
 
-from casework import emergency_views  # noqa: E402  (kept apart from the case pages)
+from casework import emergency_views, supervisor_queue  # noqa: E402
 
 urlpatterns += [
+    path("supervision/queue/", supervisor_queue.queue_page, name="supervisor-queue"),
     path("emergency-access/", emergency_views.start, name="emergency-start"),
     path("emergency-access/review/", emergency_views.review_queue, name="emergency-queue"),
     path("emergency-access/<int:pk>/review/", emergency_views.review, name="emergency-review"),
+]
+
+from casework import duty_to_warn_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "cases/<int:pk>/duty-to-warn/new/",
+        duty_to_warn_views.file_report,
+        name="duty-to-warn-create",
+    ),
+    path("duty-to-warn/<int:pk>/", duty_to_warn_views.report_detail, name="duty-to-warn-detail"),
+    path(
+        "duty-to-warn/<int:pk>/received/",
+        duty_to_warn_views.report_receipt,
+        name="duty-to-warn-receipt",
+    ),
+]
+
+from casework import decision_views  # noqa: E402
+
+urlpatterns += [
+    path("cases/<int:pk>/decisions/new/", decision_views.decision_create, name="decision-create"),
+    path("decisions/<int:pk>/", decision_views.decision_detail, name="decision-detail"),
+    path("decisions/<int:pk>/edit/", decision_views.decision_edit, name="decision-edit"),
+    re_path(
+        r"^decisions/(?P<pk>\d+)/(?P<action>propose|approve|return|finalise|withdraw)/$",
+        decision_views.decision_transition,
+        name="decision-transition",
+    ),
 ]

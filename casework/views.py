@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from audit.services import record_list, record_read
-from casework import selectors, services
+from casework import duty_to_warn_views, selectors, services
+from casework.decisions import may_write_decisions
 from casework.forms import NoteForm, NoteLevelForm
 from casework.models import Case, CaseDecision, CaseNote, CaseStatus
 from casework.panels import panels_for
@@ -63,6 +64,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "panels": panels_for(case, request.user, access),
         "access": access,
         "note_form": note_form if note_form.can_write else None,
+        # From the loaded permissions: no query.
+        "can_write_decisions": may_write_decisions(access),
+        **duty_to_warn_views.case_page_context(case, access),
     }
     record_read(request.user, case, case_id=case.pk)
     return render(request, "casework/case_detail.html", context)
@@ -236,10 +240,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         )
     shown = [case.pk for section in sections for case in section["cases"]]
     record_list(user, Case, list(dict.fromkeys(shown)))
+    victim_queue = None
+    if Role.VICTIM_REP in roles:
+        # The victims app depends on casework, not the reverse: imported where used.
+        from victims.queue import queue_counts
+
+        requests, conflicts = queue_counts(user)
+        victim_queue = {"requests": requests, "conflicts": conflicts}
     return render(
         request,
         "dashboard.html",
-        {"sections": sections, "meetings": upcoming_meetings(user), "has_roles": bool(roles)},
+        {
+            "sections": sections,
+            "meetings": upcoming_meetings(user),
+            "has_roles": bool(roles),
+            "victim_queue": victim_queue,
+        },
     )
 
 

@@ -3,16 +3,20 @@ from rest_framework.routers import DefaultRouter
 
 from audit.api import AuditEventViewSet
 from casework.api import register as register_casework
+from casework.supervisor_queue import SupervisorQueueView
 from teams.api import ObtainTokenView, TeamViewSet
+from teams.notification_api import register as register_notifications
 from victims.api import register as register_victims
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
 register_casework(router)
 register_victims(router)
+register_notifications(router)
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("supervisor-queue/", SupervisorQueueView.as_view(), name="supervisor-queue"),
     path("", include(router.urls)),
 ]

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from casework import views as casework_views
 from config import health
+from teams import notification_views
 
 urlpatterns = [
     path("", casework_views.dashboard, name="dashboard"),
@@ -17,6 +18,12 @@ urlpatterns = [
     path("", include("casework.urls")),
     path("", include("victims.urls")),
     path("audit/", include("audit.urls")),
+    path("notifications/", notification_views.inbox, name="notifications"),
+    path(
+        "notifications/<int:pk>/open/",
+        notification_views.open_notification,
+        name="notification-open",
+    ),
     path("healthz/", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("config.api_urls", "api"))),

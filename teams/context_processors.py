@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from teams.notify import unread_count
 from teams.roles import Role
 from teams.selectors import active_roles
 
@@ -20,4 +21,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_is_system_admin": user.is_staff,
         # Emergency access and its sign-off queue are the supervisors' (casework.emergency).
         "nav_is_supervisor": Role.SUPERVISOR in roles and not user.is_staff,
+        # One COUNT on the partial index of unread notifications (teams.notify).
+        "nav_unread_notifications": unread_count(user),
     }

@@ -15,6 +15,16 @@ def active_roles(user: Any) -> set[str]:
     return set(Membership.objects.active().filter(user=user).values_list("role", flat=True))
 
 
+def is_supervisor(user: Any) -> bool:
+    """Supervises a team today (an administrator account never counts: no case content)."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and not user.is_staff
+        and Membership.objects.active().filter(user=user, role=Role.SUPERVISOR).exists()
+    )
+
+
 def teams_where(user: Any, role: Role) -> Any:
     return Membership.objects.active().filter(user=user, role=role).values("team_id")
 

@@ -22,7 +22,18 @@ from django.db import connection, models
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from casework.models import Case, CaseDecision, CaseNote, DecisionKind, NoteKind, Supervisee
+from casework import duty_to_warn
+from casework.models import (
+    AtRisk,
+    Case,
+    CaseDecision,
+    CaseNote,
+    DecisionKind,
+    DutyToWarn,
+    NoteKind,
+    Supervisee,
+    Urgency,
+)
 from teams.disclosure.grants import grant_case_access, set_named_members
 from teams.disclosure.policy import (
     DECISION_STATUS_INFO,
@@ -44,6 +55,8 @@ from tests import factories as f
 from victims import services as victim_services
 from victims.models import (
     CaseVictim,
+    InputRequest,
+    PlaceConflict,
     RelationshipCategory,
     Release,
     Victim,
@@ -153,6 +166,11 @@ class World:
     canaries: dict[int, VictimCanary]  # victim id -> its markers
     releases: list[Release] = field(default_factory=list)
     mails: list[Any] = field(default_factory=list)  # e-mail sent while building
+    # On each team's case: a request for input on a decision, and a place conflict.
+    input_requests: list[InputRequest] = field(default_factory=list)
+    place_conflicts: list[PlaceConflict] = field(default_factory=list)
+    # Duty-to-warn reports, each threat a record marker (see _report).
+    reports: list[DutyToWarn] = field(default_factory=list)
 
     @property
     def teams(self) -> list[Team]:
@@ -192,6 +210,9 @@ class World:
             Victim: self.victims,
             CaseVictim: self.links,
             Release: self.releases,
+            InputRequest: self.input_requests,
+            PlaceConflict: self.place_conflicts,
+            DutyToWarn: self.reports,
         }
         return by_model.get(model, [])
 
@@ -283,6 +304,50 @@ def _victim(canary: VictimCanary) -> Victim:
     return victim
 
 
+def _request_and_conflict(
+    team_label: str, case: Case, decision: CaseDecision, victim: Victim
+) -> tuple[InputRequest, PlaceConflict]:
+    """A request for the representatives' input on one of the case's decisions (its
+    summary its own text: what the representatives are told, not the record's marker),
+    and a place conflict the blind check found on it."""
+    now = timezone.now()
+    CaseDecision.objects.filter(pk=decision.pk).update(
+        place_description=f"Travel destination {team_label}",
+        place_postal_code="06120",
+        place_check="possible_conflict",
+        place_checked_at=now,
+    )
+    request = InputRequest.objects.create(
+        case=case,
+        decision=decision,
+        kind_label=decision.get_kind_display(),
+        summary=f"IRQ-{team_label}-request: weekend travel to a family event",
+        requested_by=decision.author,
+        due_at=now + dt.timedelta(days=5),
+    )
+    conflict = PlaceConflict.objects.create(
+        case=case,
+        decision=decision,
+        victim=victim,
+        matched_by=PlaceConflict.MatchedBy.RADIUS,
+        distance_m=420,
+        checked_by=decision.author,
+        checked_at=now,
+    )
+    return request, conflict
+
+
+def _report(
+    team_label: str, case: Case, reporter: User, markers: dict[tuple[str, int], str]
+) -> DutyToWarn:
+    """A duty-to-warn report filed the way a team member files one (alerts and e-mails
+    included); its threat is a record marker."""
+    text = _record_marker(team_label, "duty-to-warn", str(reporter.username))
+    report = duty_to_warn.file(reporter, case, AtRisk.VICTIM, text, Urgency.IMMEDIATE)
+    markers[(report._meta.label, int(report.pk))] = text
+    return report
+
+
 def build_world() -> World:
     """Two teams; a person in every role and relation; records at every level."""
     mail.outbox = []
@@ -359,6 +424,16 @@ def build_world() -> World:
     ]
     victim_services.revoke_release(rep_a, releases[1], "Withdrawn by the victim")
     expire_release(releases[2])
+    request_a, conflict_a = _request_and_conflict("a", case_a, decisions_a[0], victim_a)
+    request_b, conflict_b = _request_and_conflict("b", case_b, decisions_b[0], victim_b)
+    # Duty to warn: on team A's case one report by the officer and one by the treatment
+    # provider (who files but may not read reports); on team B's, one by its polygraph
+    # examiner.
+    reports = [
+        _report("a", case_a, team_a_members[Role.OFFICER], markers),
+        _report("a", case_a, team_a_members[Role.TREATMENT], markers),
+        _report("b", case_b, team_b_members[Role.POLYGRAPH], markers),
+    ]
 
     personas: dict[str, Persona] = {}
     for spec in PERSONA_SPECS:
@@ -389,6 +464,9 @@ def build_world() -> World:
             Release.objects.prefetch_related("items").filter(pk__in=[r.pk for r in releases])
         ),
         mails=list(mail.outbox),
+        input_requests=[request_a, request_b],
+        place_conflicts=[conflict_a, conflict_b],
+        reports=reports,
     )
     if connection.vendor == "postgresql":
         # Statistics, as autovacuum keeps them in a running system: without them the
@@ -495,6 +573,12 @@ def visible(world: World, persona: Persona, obj: models.Model) -> bool:
         return bool({IDENTITY, PSEUDONYM} & codes_on(persona, obj.case))
     if isinstance(obj, Release):
         return codename(Info.RELEASE) in codes_on(persona, obj.case)
+    if isinstance(obj, InputRequest):
+        return codename(Info.INPUT_REQUEST) in codes_on(persona, obj.case)
+    if isinstance(obj, DutyToWarn):
+        return codename(Info.DUTY_TO_WARN) in codes_on(persona, obj.case)
+    if isinstance(obj, PlaceConflict):  # victim locating information: no release opens it
+        return LOCATING in codes_on(persona, obj.case)
     raise TypeError(f"No expectation for {obj._meta.label}.")
 
 
@@ -728,7 +812,7 @@ class RouteSpec:
 
 def every_marker(world: World) -> list[str]:
     """Every record's token and every victim marker in the world."""
-    found = [world.marker(record) for record in world.records]
+    found = [world.marker(record) for record in [*world.records, *world.reports]]
     found += [case.reference for case in world.cases]
     for canary in world.canaries.values():
         found += [*canary.locating.values(), *canary.names]
@@ -739,6 +823,7 @@ def hidden_record_markers(world: World, persona: Persona) -> list[str]:
     """The records the persona may not read, and the references of cases they may not see
     (a case's existence is case content too)."""
     found = [world.marker(r) for r in world.records if not sees_record(world, persona, r)]
+    found += [world.marker(r) for r in world.reports if not visible(world, persona, r)]
     return found + [case.reference for case in world.cases if not sees_case(persona, case)]
 
 
@@ -1138,6 +1223,206 @@ def expect_post_only(world: World, persona: Persona, obj: Any) -> int:
     return 405
 
 
+# The victim representative's queue and answers (victims.queue_views) -------------------
+
+
+def in_queue(world: World, persona: Persona, obj: InputRequest | PlaceConflict) -> bool:
+    """The queue lists what the persona may read on the cases of the teams where they
+    are a victim representative by membership (a guest reads, but answers nothing)."""
+    return visible(world, persona, obj) and Role.VICTIM_REP in member_roles_on(persona, obj.case)
+
+
+def check_queue(v: Visit, obj: Any, response: Any) -> None:
+    html = body_of(response)
+    for request in v.world.input_requests:
+        wanted = in_queue(v.world, v.persona, request)
+        assert (request.summary in html) == wanted, v.where(request)
+    for conflict in v.world.place_conflicts:
+        wanted = in_queue(v.world, v.persona, conflict)
+        assert (f'id="place-conflict-{conflict.pk}"' in html) == wanted, v.where(conflict)
+        if wanted:  # the victim by the name the representative sees
+            row = html.split(f'id="place-conflict-{conflict.pk}"', 1)[1].split("</tr>", 1)[0]
+            assert conflict.victim.full_name in row, v.where(conflict)
+
+
+def check_request_shown(v: Visit, request: InputRequest, response: Any) -> None:
+    assert request.summary in body_of(response), v.where(request)
+
+
+def check_conflict_json(v: Visit, conflict: PlaceConflict, response: Any) -> None:
+    data = response.json()
+    assert (data["victim"], data["matched_by"]) == (conflict.victim_id, "radius"), v.where()
+    assert data["victim_name"] == conflict.victim.full_name, v.where(conflict)
+
+
+def expect_answer_form(world: World, persona: Persona, request: InputRequest) -> int:
+    if not visible(world, persona, request):
+        return 404
+    return 200 if writable(persona, request.case, Info.VICTIM_INPUT) else 403
+
+
+def write_answers(v: Visit) -> None:
+    """Answering a request on team A's case: a victim representative of the team records
+    input linked to the decision; a reader of the request is refused (403), anyone else
+    finds nothing (404), with nothing saved."""
+    for request in v.world.on_case(v.world.input_requests, v.world.case_a):
+        body = f"answer by {v.persona.key} to request {request.pk}"
+        response = v.client.post(v.url(request), {"body": body, "disclosure_level": "team"})
+        saved = VictimInput.objects.filter(body=body, decision_id=request.decision_id).count()
+        what = f"{v.where(request)} POST {response.status_code}"
+        if writable(v.persona, request.case, Info.VICTIM_INPUT):
+            assert (response.status_code, saved) == (302, 1), what
+        else:
+            wanted = expect_answer_form(v.world, v.persona, request)
+            assert (response.status_code, saved) == (wanted, 0), what
+
+
+# Duty to warn (casework.duty_to_warn_views, casework.duty_to_warn_api) -----------------
+
+
+def files_reports(persona: Persona, case: Case) -> bool:
+    """Any member of the case's team whose role the policy lets write reports (treatment
+    and polygraph included: Access.CREATE); a guest writes nothing."""
+    code = write_codename(Info.DUTY_TO_WARN)
+    return any(code in role_codenames(role) for role in member_roles_on(persona, case))
+
+
+def expect_report_form(world: World, persona: Persona, case: Case) -> int:
+    if not sees_case(persona, case):
+        return 404
+    return 200 if files_reports(persona, case) else 403
+
+
+def expect_receipt(world: World, persona: Persona, report: DutyToWarn) -> int:
+    """Only the person who filed it, while they see the case; anyone else finds nothing."""
+    mine = report.reporter_id == persona.user.pk
+    return 200 if mine and sees_case(persona, report.case) else 404
+
+
+def may_acknowledge(world: World, persona: Persona, report: DutyToWarn) -> bool:
+    return (
+        visible(world, persona, report)
+        and files_reports(persona, report.case)
+        and report.reporter_id != persona.user.pk
+    )
+
+
+RECEIPT_FIELDS = {"id", "case", "created_at", "status"}
+
+
+def write_reports(v: Visit) -> None:
+    """Filing on team A's case: saved for every member whose role files reports; a reader
+    who may not read reports gets a receipt with nothing of the report; anyone else is
+    refused with nothing saved."""
+    api = v.name.startswith("api:")
+    case = v.world.case_a
+    threat = f"threat reported by {v.persona.key} via {v.name}"
+    fields = {"at_risk": AtRisk.CHILD, "threat": threat, "urgency": Urgency.HOURS}
+    if api:
+        response = v.client.post(v.url(), {"case": case.pk, **fields}, format="json")
+    else:
+        response = v.client.post(v.url(case), fields)
+    saved = DutyToWarn.objects.filter(case=case, threat=threat, reporter=v.persona.user)
+    what = f"{v.where(case)} POST {response.status_code}"
+    if not files_reports(v.persona, case):
+        wanted = REFUSED if api else {expect_report_form(v.world, v.persona, case)}
+        assert response.status_code in wanted and not saved.exists(), what
+        return
+    assert response.status_code == (201 if api else 302) and saved.count() == 1, what
+    report = saved.get()
+    reads = codename(Info.DUTY_TO_WARN) in codes_on(v.persona, case)
+    if api and not reads:
+        assert set(response.json()) == RECEIPT_FIELDS, what
+        assert response.json()["status"] == "received", what
+        assert threat not in body_of(response), what
+    elif not api:
+        name = "duty-to-warn-detail" if reads else "duty-to-warn-receipt"
+        assert response["Location"] == reverse(name, args=[report.pk]), what
+
+
+def write_acknowledgements(v: Visit) -> None:
+    """On team A's reports: a reader whose role writes reports, other than the reporter,
+    acknowledges with the action taken; a reader who may not is refused (403), anyone
+    else finds nothing (404), with nothing changed."""
+    api = v.name.startswith("api:")
+    for report in v.world.on_case(v.world.reports, v.world.case_a):
+        action = f"action by {v.persona.key} via {v.name}"
+        if api:
+            response = v.client.post(v.url(report), {"action_taken": action}, format="json")
+        else:
+            response = v.client.post(v.url(report), {"action_taken": action})
+        after = DutyToWarn.objects.get(pk=report.pk)
+        what = f"{v.where(report)} POST {response.status_code}"
+        if may_acknowledge(v.world, v.persona, report):
+            assert response.status_code == (200 if api else 302), what
+            assert (after.acknowledged_by_id, after.action_taken) == (v.persona.user.pk, action)
+            assert after.next_escalation_at is None, what
+        else:
+            wanted = 404 if not visible(v.world, v.persona, report) else 403
+            assert response.status_code == wanted, what
+            assert after.acknowledged_at is None and after.action_taken == "", what
+
+
+def check_inbox(v: Visit, obj: Any, response: Any) -> None:
+    """The person's own notifications, and no one else's."""
+    from teams.models import Notification
+
+    html = body_of(response)
+    own = Notification.objects.filter(recipient=v.persona.user)
+    assert html.count('<tr id="notification-') == min(own.count(), 25), v.where()
+    for other in Notification.objects.exclude(recipient=v.persona.user):
+        assert f'id="notification-{other.pk}"' not in html, v.where()
+
+
+# Decisions (casework.decisions) ----------------------------------------------------------
+
+
+def decision_levels(persona: Persona, case: Case) -> list[str]:
+    """An officer of the case's team writes drafts; the levels are those a final decision
+    may carry for the persona's roles there (a guest writes nothing)."""
+    if write_codename(Info.DECISION_DRAFT) not in codes_on(persona, case):
+        return []
+    return choosable_levels(Info.DECISION_FINAL, member_roles_on(persona, case))
+
+
+def expect_decision_form(world: World, persona: Persona, case: Case) -> int:
+    if not sees_case(persona, case):
+        return 404
+    return 200 if decision_levels(persona, case) else 403
+
+
+def expect_decision_edit(world: World, persona: Persona, decision: CaseDecision) -> int:
+    """Only the author changes a draft; a final decision is never changed."""
+    if not sees_record(world, persona, decision):
+        return 404
+    author = decision.author_id == persona.user.pk and bool(decision_levels(persona, decision.case))
+    return 200 if author and decision.status == "draft" else 403
+
+
+def write_decisions(v: Visit) -> None:
+    """A draft on team A's case at every level: saved exactly at the levels the persona
+    may choose; refused with nothing saved everywhere else."""
+    api = v.name.startswith("api:")
+    case = v.world.case_a
+    allowed = decision_levels(v.persona, case)
+    for level in DisclosureLevel.values if allowed else [DisclosureLevel.TEAM]:
+        summary = f"decision by {v.persona.key} at {level} via {v.name}"
+        fields = {"kind": "sanction", "summary": summary, "disclosure_level": level}
+        if api:
+            response = v.client.post(v.url(), {"case": case.pk, **fields}, format="json")
+        else:
+            response = v.client.post(v.url(case), fields)
+        saved = CaseDecision.objects.filter(case=case, summary=summary).count()
+        what = f"{v.where(case)} {level} POST {response.status_code}"
+        if level in allowed:
+            assert response.status_code == (201 if api else 302), what
+            assert saved == 1, what
+        else:
+            wanted = REFUSED if api or allowed else {expect_decision_form(v.world, v.persona, case)}
+            assert response.status_code in wanted, what
+            assert saved == 0, what
+
+
 ROUTES: dict[str, RouteSpec] = {
     # Pages
     "dashboard": RouteSpec("page", content=check_dashboard),
@@ -1154,6 +1439,13 @@ ROUTES: dict[str, RouteSpec] = {
     "note-level": RouteSpec("detail", CaseNote, expect=expect_note_level, writes=write_note_levels),
     "note-audience": RouteSpec("detail", CaseNote),
     "decision-audience": RouteSpec("detail", CaseDecision, content=check_record_shown),
+    "decision-detail": RouteSpec("detail", CaseDecision, content=check_record_shown),
+    "decision-create": RouteSpec(
+        "detail", Case, expect=expect_decision_form, writes=write_decisions
+    ),
+    "decision-edit": RouteSpec("detail", CaseDecision, expect=expect_decision_edit),
+    "api:decision-list": RouteSpec("list", CaseDecision, writes=write_decisions),
+    "api:decision-detail": RouteSpec("detail", CaseDecision, content=check_record_shown),
     "victim-detail": RouteSpec("detail", Victim, content=check_victim_page),
     "release-create": RouteSpec(
         "detail", Victim, expect=expect_release_form, writes=write_releases
@@ -1167,6 +1459,18 @@ ROUTES: dict[str, RouteSpec] = {
     "victim-input-level": RouteSpec(
         "detail", VictimInput, expect=expect_input_level, writes=write_input_levels
     ),
+    "victim-queue": RouteSpec("page", content=check_queue),
+    "input-request-answer": RouteSpec(
+        "detail", InputRequest, expect=expect_answer_form, writes=write_answers
+    ),
+    "duty-to-warn-create": RouteSpec(
+        "detail", Case, expect=expect_report_form, writes=write_reports
+    ),
+    "duty-to-warn-detail": RouteSpec(
+        "detail", DutyToWarn, content=check_record_shown, writes=write_acknowledgements
+    ),
+    "duty-to-warn-receipt": RouteSpec("detail", DutyToWarn, expect=expect_receipt),
+    "notifications": RouteSpec("page", content=check_inbox),
     # API
     "api:team-list": RouteSpec("list", Team),
     "api:team-detail": RouteSpec("detail", Team),
@@ -1190,6 +1494,16 @@ ROUTES: dict[str, RouteSpec] = {
     "api:victim-input-list": RouteSpec("list", VictimInput, writes=write_victim_inputs),
     "api:victim-input-detail": RouteSpec(
         "detail", VictimInput, content=check_record_shown, writes=write_input_levels
+    ),
+    "api:input-request-list": RouteSpec("list", InputRequest),
+    "api:input-request-detail": RouteSpec("detail", InputRequest, content=check_request_shown),
+    "api:place-conflict-list": RouteSpec("list", PlaceConflict),
+    "api:place-conflict-detail": RouteSpec("detail", PlaceConflict, content=check_conflict_json),
+    "api:duty-to-warn-list": RouteSpec("list", DutyToWarn, writes=write_reports),
+    "api:duty-to-warn-detail": RouteSpec("detail", DutyToWarn, content=check_record_shown),
+    # POST only: a GET is refused (405) for everyone; the acknowledgement is the write.
+    "api:duty-to-warn-acknowledge": RouteSpec(
+        "detail", DutyToWarn, expect=expect_post_only, writes=write_acknowledgements
     ),
 }
 
@@ -1217,6 +1531,25 @@ EXEMPT: dict[str, str] = {
     "api:emergency-access-list": "supervisors only (test_emergency_access)",
     "api:emergency-access-detail": "supervisors only (test_emergency_access)",
     "api:emergency-access-review": "supervisors only (test_emergency_access)",
+    # A person's own notifications: not the case matrix (each answers only its recipient,
+    # and carries a link, never content): tests/test_notifications.py.
+    "notification-open": "POST only; one's own notifications (test_notifications)",
+    "api:notification-list": "one's own notifications (test_notifications)",
+    "api:notification-detail": "one's own notifications (test_notifications)",
+    "api:notification-read": "marks one's own notification read (test_notifications)",
+    # A decision's lifecycle actions: every action, person and state, through the page
+    # and the API, in tests/test_decisions.py (the generic matrix reads; these write).
+    "decision-transition": "POST only; lifecycle (test_decisions::test_action_permissions)",
+    "api:decision-propose": "POST only (test_decisions::test_action_permissions)",
+    "api:decision-approve": "POST only (test_decisions::test_action_permissions)",
+    "api:decision-return": "POST only (test_decisions::test_action_permissions)",
+    "api:decision-finalise": "POST only (test_decisions::test_action_permissions)",
+    "api:decision-withdraw": "POST only (test_decisions::test_action_permissions)",
+    "api:decision-supersede": "POST only (test_decisions::test_supersede_and_edit_permissions)",
+    # The supervisor's own queue: supervisors only, their teams only, built from the
+    # decision and duty-to-warn selectors (which read through the policy).
+    "supervisor-queue": "supervisors only, their teams (test_supervisor_queue)",
+    "api:supervisor-queue": "supervisors only, their teams (test_supervisor_queue)",
 }
 EXEMPT_PREFIXES: dict[str, str] = {"admin:": "Django admin (tested separately)"}
 

@@ -24,7 +24,14 @@ from casework.models import (
 )
 from teams.models import Membership, ReviewMeeting, Team, User
 from teams.roles import Role
-from victims.models import CaseVictim, RelationshipCategory, Victim, VictimInput, VictimLocation
+from victims.models import (
+    CaseVictim,
+    InputRequest,
+    RelationshipCategory,
+    Victim,
+    VictimInput,
+    VictimLocation,
+)
 
 PASSWORD = "a-long-test-password-41"
 
@@ -201,6 +208,24 @@ def link_victim(
 def make_victim_input(case: Case, author: User, body: str | None = None) -> VictimInput:
     return VictimInput.objects.create(
         case=case, author=author, body=body or unique("Victim input ")
+    )
+
+
+def make_input_request(
+    decision: CaseDecision,
+    *,
+    summary: str | None = None,
+    due_at: dt.datetime | None = None,
+) -> InputRequest:
+    """What proposing a decision that touches a victim creates: the representatives are
+    asked, by `due_at` (default: in five days)."""
+    return InputRequest.objects.create(
+        case_id=decision.case_id,
+        decision=decision,
+        kind_label=decision.get_kind_display(),
+        summary=summary or decision.summary,
+        requested_by=decision.author,
+        due_at=due_at or timezone.now() + dt.timedelta(days=5),
     )
 
 

@@ -1,6 +1,6 @@
 """The authorization matrix, generated from the policy table (teams.disclosure.policy).
 
-Matrix checked: 28 routes x 5 roles x 4 relations x 5 disclosure levels = 2800 cells,
+Matrix checked: 46 routes x 5 roles x 4 relations x 5 disclosure levels = 4600 cells,
 plus the system administrator and an anonymous visitor on every route.
 
 - routes: every route found by walking the URL resolver (pages and API), each with an

@@ -1,6 +1,6 @@
 """Canary: a victim whose every locating field, and whose name, holds a unique marker.
 
-Checked: 28 routes of the matrix (every list, and every detail for each case, victim
+Checked: 46 routes of the matrix (every list, and every detail for each case, victim
 and release) plus 5 exempt pages and the admin, x 8 people who may not see the victim's
 locating information, x 10 markers; the e-mail outbox and the log as well. Then a
 release of one category to one recipient: only that recipient sees only that category,

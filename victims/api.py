@@ -18,9 +18,11 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 from rest_framework.settings import api_settings
 
+from audit.services import record_read
 from casework.api import CASE_FILTER
 from teams.api_base import RestrictedReadOnlyViewSet, int_query_param
 from victims import selectors, services
+from victims.input_request_api import register as register_input_requests
 from victims.models import Release, Victim, VictimInput, VictimInputUserObjectPermission
 from victims.serializers import (
     ReleaseCreateSerializer,
@@ -73,6 +75,19 @@ class VictimViewSet(RestrictedReadOnlyViewSet):
                 .values("victim_id")
             )
         return queryset
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        victim = self.get_object()
+        # Filed under the case too when the reader sees the victim on exactly one case,
+        # as the victim page does.
+        case_ids = set(
+            selectors.victim_links_for(request.user)
+            .filter(victim_id=victim.pk)
+            .values_list("case_id", flat=True)
+        )
+        case_id = case_ids.pop() if len(case_ids) == 1 else None
+        record_read(request.user, victim, case_id=case_id, victim_id=victim.pk)
+        return Response(self.get_serializer(victim).data)
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         rows = args[0] if args else None
@@ -209,6 +224,7 @@ class VictimInputViewSet(RestrictedReadOnlyViewSet):
                 data["body"],
                 data.get("disclosure_level"),
                 data.get("named_members", []),
+                decision=data.get("decision"),
             )
         )
         return Response(self.get_serializer(item).data, status=status.HTTP_201_CREATED)
@@ -234,3 +250,4 @@ def register(router: BaseRouter) -> None:
     router.register("victims", VictimViewSet, basename="victim")
     router.register("releases", ReleaseViewSet, basename="release")
     router.register("victim-inputs", VictimInputViewSet, basename="victim-input")
+    register_input_requests(router)

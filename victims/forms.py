@@ -15,6 +15,7 @@ from casework.models import Case
 from teams.disclosure.policy import DisclosureLevel, ReleaseCategory
 from teams.models import Membership, User
 from teams.roles import Role
+from victims.models import InputRequest
 from victims.services import latest_expiry
 
 
@@ -186,6 +187,15 @@ class LevelForm(ServiceForm):
         named.queryset = members
 
 
+class InputRequestChoiceField(forms.ModelChoiceField):
+    """A request for input, shown by what the representatives were told of the decision
+    (its kind and summary), and posted as the decision's id, like the API's `decision`."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        due = timezone.localtime(obj.due_at)
+        return f"{obj.kind_label}: {obj.summary} (answer by {due:%d %b %Y})"
+
+
 class VictimInputForm(LevelForm):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -193,5 +203,27 @@ class VictimInputForm(LevelForm):
         help_text="The victim's views, concerns and requests for the team to consider.",
         error_messages={"required": "Enter the input."},
     )
+    decision = InputRequestChoiceField(
+        queryset=InputRequest.objects.none(),
+        to_field_name="decision_id",
+        required=False,
+        label="On a proposed decision (optional)",
+        empty_label="None: input on the case",
+        help_text="Input on a decision you were asked about is what the officer must "
+        "consider before finalising it. Share it with the officer so they can read it.",
+        error_messages={
+            "invalid_choice": "Choose a decision of this case on which your input was requested."
+        },
+    )
 
-    field_order = ["body", "disclosure_level", "named_members"]
+    field_order = ["body", "decision", "disclosure_level", "named_members"]
+
+    def __init__(self, *args: Any, requests: Any = None, **kwargs: Any) -> None:
+        """`requests`: the input requests the author may answer on this case; without
+        any, the form has no decision field (the answer page names the decision itself)."""
+        super().__init__(*args, **kwargs)
+        if requests is None:
+            del self.fields["decision"]
+        else:
+            decision: Any = self.fields["decision"]
+            decision.queryset = requests

@@ -361,11 +361,10 @@ class PlaceConflict(models.Model):
     Only victim representatives read these (they are locating information); the
     officer is told only that a possible conflict exists."""
 
-    audit_write = AuditedWrites(
-        case_column="case_id",
-        victim_column="victim_id",
-        values_for=("decision_id", "matched_by", "checked_by_id"),
-    )
+    # Neither the victim nor how the place matched is copied into the trail: the officer
+    # reads their own actions there, and a supervisor their teams' events, and either
+    # would learn which victim lives near the place they entered (DESIGN rule 1).
+    audit_write = AuditedWrites(case_column="case_id", values_for=("decision_id", "checked_by_id"))
 
     disclosure = Protected(case_path="case", codes=(codename(Info.VICTIM_LOCATING),))
 

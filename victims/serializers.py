@@ -5,11 +5,19 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from casework.models import Case
+from casework.models import Case, CaseDecision
 from teams.disclosure.policy import DisclosureLevel, ReleaseCategory
 from teams.models import User
-from victims.models import CaseVictim, Release, ReleaseStatus, Victim, VictimInput
+from victims.models import (
+    CaseVictim,
+    InputRequest,
+    Release,
+    ReleaseStatus,
+    Victim,
+    VictimInput,
+)
 from victims.selectors import LOCATING_FIELD_ORDER, VictimView
+from victims.services import NOT_ASKED
 
 # --- Victims ---------------------------------------------------------------------------
 
@@ -184,6 +192,7 @@ class VictimInputSerializer(serializers.ModelSerializer[VictimInput]):
             "body",
             "disclosure_level",
             "named_members",
+            "decision",
             "created_at",
             "updated_at",
         ]
@@ -202,15 +211,30 @@ class VictimInputCreateSerializer(serializers.Serializer[Any]):
     named_members = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), many=True, required=False
     )
+    decision = serializers.PrimaryKeyRelatedField(
+        queryset=CaseDecision.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="The proposed decision this input answers: one of the same case on which "
+        "your input was requested (see /api/v1/input-requests/).",
+        error_messages={"does_not_exist": NOT_ASKED, "incorrect_type": NOT_ASKED},
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from casework.selectors import cases_for
+        from teams.disclosure import restrict
 
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
             fields: Any = self.fields
             fields["case"].queryset = cases_for(request.user)
+            # The decisions the user was asked about: any other answers like a missing
+            # one (drafts are not theirs to read). The service checks the case.
+            asked = restrict(InputRequest.objects.all(), request.user)
+            fields["decision"].queryset = CaseDecision.objects.filter(
+                pk__in=asked.values("decision_id")
+            )
 
 
 class VictimInputLevelSerializer(serializers.Serializer[Any]):

@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from audit.services import record
-from casework.models import Case
-from teams.disclosure import case_access, writable_levels
+from casework.models import Case, CaseDecision, DecisionStatus
+from teams.disclosure import case_access, restrict, writable_levels
 from teams.disclosure.grants import named_members as current_named_members
 from teams.disclosure.grants import set_named_members
 from teams.disclosure.policy import (
@@ -40,6 +40,7 @@ from teams.disclosure.policy import (
 from teams.models import Membership, User
 from victims.models import (
     CaseVictim,
+    InputRequest,
     Release,
     ReleaseItem,
     Victim,
@@ -338,9 +339,12 @@ def create_victim_input(
     body: str,
     disclosure_level: str | None = None,
     named_members: Iterable[Any] = (),
+    decision: CaseDecision | None = None,
 ) -> VictimInput:
     """Case-level input from a victim representative, shared at a level the policy lets
-    them choose; a restricted record is read by its author and `named_members` only."""
+    them choose; a restricted record is read by its author and `named_members` only.
+    With `decision`, the input answers the request for input on that proposed decision
+    (one of this case that the author was asked about, not yet final or withdrawn)."""
     access = case_access(author, case)
     levels = writable_levels(access, Info.VICTIM_INPUT)
     if not levels:
@@ -355,21 +359,49 @@ def create_victim_input(
     if level not in levels:
         errors.add("disclosure_level", _level_error(levels))
     members = _named_members(case, level, named_members, author, errors)
+    _check_answered_decision(author, case, decision, errors)
     errors.raise_if_any()
     with transaction.atomic():
         item = VictimInput.objects.create(
-            case=case, author=author, body=body, disclosure_level=level
+            case=case, author=author, body=body, disclosure_level=level, decision=decision
         )
         record(
             author,
             Action.CREATE,
             target=item,
             case_id=case.pk,
-            detail={"disclosure_level": level},
+            detail={
+                "disclosure_level": level,
+                **({"decision": decision.pk} if decision is not None else {}),
+            },
         )
         if members:
             set_named_members(item, members, changed_by=author)
     return item
+
+
+NOT_ASKED = "Choose a decision of this case on which your input was requested."
+
+
+def _check_answered_decision(
+    author: Any, case: Case, decision: CaseDecision | None, errors: _Errors
+) -> None:
+    """Input may answer only a request the author can read, on a decision of this case
+    that is not final or withdrawn. A decision the author was not asked about gets the
+    same message whether or not it exists (they may not read drafts)."""
+    if decision is None:
+        return
+    asked = restrict(
+        InputRequest.objects.filter(case_id=case.pk, decision_id=decision.pk), author
+    ).exists()
+    if not asked:
+        errors.add("decision", NOT_ASKED)
+    elif decision.status in (DecisionStatus.FINAL, DecisionStatus.WITHDRAWN):
+        errors.add(
+            "decision",
+            f"This decision is {decision.get_status_display().lower()}: it no longer takes "
+            "input. Save the input without a decision to add it to the case.",
+        )
 
 
 def change_victim_input_level(

@@ -4,15 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_initial'),
+        ("audit", "0002_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('view', 'Viewed a record'), ('list', 'Viewed a list'), ('create', 'Created'), ('update', 'Changed'), ('delete', 'Deleted'), ('login', 'Signed in'), ('login_failed', 'Failed sign-in'), ('logout', 'Signed out'), ('token_issued', 'API token issued'), ('membership_change', 'Changed a team membership'), ('permission_change', 'Changed permissions'), ('level_change', 'Changed a disclosure level'), ('release_change', 'Changed a release of information'), ('disclosure', 'Saw victim information'), ('export', 'Exported'), ('emergency_access', 'Started emergency access'), ('emergency_review', 'Reviewed emergency access'), ('verify', 'Verified the audit chain'), ('location_check', 'Checked a place against protected locations'), ('notify', 'Notified people'), ('escalate', 'Escalated an unacknowledged report'), ('acknowledge', 'Acknowledged'), ('archive', 'Archived audit events')], max_length=20),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("view", "Viewed a record"),
+                    ("list", "Viewed a list"),
+                    ("create", "Created"),
+                    ("update", "Changed"),
+                    ("delete", "Deleted"),
+                    ("login", "Signed in"),
+                    ("login_failed", "Failed sign-in"),
+                    ("logout", "Signed out"),
+                    ("token_issued", "API token issued"),
+                    ("membership_change", "Changed a team membership"),
+                    ("permission_change", "Changed permissions"),
+                    ("level_change", "Changed a disclosure level"),
+                    ("release_change", "Changed a release of information"),
+                    ("disclosure", "Saw victim information"),
+                    ("export", "Exported"),
+                    ("emergency_access", "Started emergency access"),
+                    ("emergency_review", "Reviewed emergency access"),
+                    ("verify", "Verified the audit chain"),
+                    ("location_check", "Checked a place against protected locations"),
+                    ("notify", "Notified people"),
+                    ("escalate", "Escalated an unacknowledged report"),
+                    ("acknowledge", "Acknowledged"),
+                    ("archive", "Archived audit events"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
