@@ -81,6 +81,8 @@ class Case(models.Model):
             "supervision_start",
             "supervision_end",
             "next_review_due",
+            "next_hearing_on",
+            "treatment_ended_on",
         ),
     )
 
@@ -101,6 +103,10 @@ class Case(models.Model):
     supervision_end = models.DateField(null=True, blank=True)
     conditions = models.TextField(blank=True, help_text="Conditions of supervision, one per line.")
     next_review_due = models.DateField(null=True, blank=True)
+    # Events victims can register for (victims.NotificationRegistration) besides status
+    # changes and final decisions: a hearing being set, treatment ending.
+    next_hearing_on = models.DateField("next hearing", null=True, blank=True)
+    treatment_ended_on = models.DateField("treatment ended", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -223,6 +223,13 @@ class NotificationKind(models.TextChoices):
     APPROVAL_REQUESTED = "approval_requested", "Decision awaiting approval"
     DECISION_RETURNED = "decision_returned", "Decision returned with comments"
     DECISION_APPROVED = "decision_approved", "Decision approved"
+    INFORMATION_REQUESTED = "information_requested", "A victim's question to answer"
+    INFORMATION_OVERDUE = "information_overdue", "A victim's question is overdue"
+    INFORMATION_ANSWERED = "information_answered", "A victim's question was answered"
+    VICTIM_NOTIFICATION = "victim_notification", "An event to relay to a victim"
+    NEW_VICTIM_REPORT = "new_victim_report", "A possible new victim was disclosed"
+    RELEASE_EXPIRING = "release_expiring", "A release of information expires soon"
+    INPUT_ACKNOWLEDGED = "input_acknowledged", "Your input was acknowledged"
 
 
 class Notification(models.Model):
@@ -257,3 +264,36 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.recipient}"
+
+
+class Discipline(models.TextChoices):
+    SUPERVISION = "supervision", "Supervision"
+    TREATMENT = "treatment", "Treatment"
+    POLYGRAPH = "polygraph", "Polygraph"
+    VICTIM_SERVICES = "victim_services", "Victim services"
+    SHARED = "shared", "Shared by the whole team"
+
+
+class GlossaryTerm(models.Model):
+    """A term one discipline uses, explained for the others (the seed names terminology
+    as a barrier to collaboration). Kept by supervisors; no case content."""
+
+    audit_write = AuditedWrites(values_for=("term", "discipline", "updated_by_id"))
+
+    term = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    discipline = models.CharField(max_length=20, choices=Discipline.choices)
+    definition = models.TextField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["term"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(definition=""), name="glossary_has_definition")
+        ]
+
+    def __str__(self) -> str:
+        return self.term

@@ -40,6 +40,8 @@ class Info(StrEnum):
     NOTIFICATION_REGISTRATION = "notification_registration"
     DUTY_TO_WARN = "duty_to_warn"
     INPUT_REQUEST = "input_request"
+    INFORMATION_REQUEST = "information_request"
+    NEW_VICTIM_REPORT = "new_victim_report"
 
 
 INFO_LABELS: dict[Info, str] = {
@@ -56,6 +58,8 @@ INFO_LABELS: dict[Info, str] = {
     Info.NOTIFICATION_REGISTRATION: "Victim notification registration",
     Info.DUTY_TO_WARN: "Duty-to-warn reports",
     Info.INPUT_REQUEST: "Requests for victim input on a proposed decision",
+    Info.INFORMATION_REQUEST: "A victim's questions about the case, and the answers",
+    Info.NEW_VICTIM_REPORT: "Reports that a possible new victim was disclosed",
 }
 
 
@@ -119,6 +123,12 @@ MATRIX: dict[Info, dict[Role, Access]] = {
     # What the officer shares with the representatives when a decision that touches a
     # victim is proposed: its kind and summary, never the draft's worksheet.
     Info.INPUT_REQUEST: {_O: A.WRITE, _S: A.READ, _V: A.READ, _T: A.NONE, _P: A.NONE},
+    # A victim's question, asked through the representative and answered by the officer
+    # with what may be disclosed; the supervisor reads it to follow up when it is late.
+    Info.INFORMATION_REQUEST: {_O: A.WRITE, _S: A.READ, _V: A.WRITE, _T: A.NONE, _P: A.NONE},
+    # Treatment and polygraph report a possible new victim; only the case's supervisors
+    # and victim representatives read the report (issue 6).
+    Info.NEW_VICTIM_REPORT: {_O: A.NONE, _S: A.READ, _V: A.READ, _T: A.CREATE, _P: A.CREATE},
 }
 
 # Kinds whose records each carry a disclosure level chosen by their author.
