@@ -143,6 +143,11 @@ def team_of_case(shape: Shape, case_id: int) -> int:
     return (case_id - 1) % shape.teams
 
 
+def note_id(shape: Shape, case_id: int, round_: int) -> int:
+    """Id of a case's note of a round (notes are written in rounds over all cases)."""
+    return round_ * shape.cases + case_id
+
+
 def population(shape: Shape) -> Population:
     """The signed-in users and a sample of their cases (derived from the layout)."""
     officer_teams = [1]

@@ -20,16 +20,11 @@ bench data (a cluster kept with --keep), in which case loading is skipped.
 from __future__ import annotations
 
 import argparse
-import difflib
 import gc
 import os
-import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,81 +33,34 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.measure import (  # noqa: E402
+    WARMUP,
+    alternate,
+    count_queries,
+    get,
+    page_storages,
+    percentile,
+    persistent_connection,
+    same_page,
+)
+from bench.measure import explain as explain_query  # noqa: E402
+from bench.measure import main as run_main  # noqa: E402
+from bench.measure import parse_args as common_args  # noqa: E402
+
 if TYPE_CHECKING:
     from django.test import Client
 
     from bench.data import Population, Shape
 
 BUDGET = 1.5
-WARMUP = 3
-EXPLAIN_LINES = 30
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="data size; 0.1 is a quick smoke run"
-    )
-    parser.add_argument("--runs", type=int, default=30, help="timed runs per page (min 30)")
-    parser.add_argument(
-        "--keep", action="store_true", help="leave the PostgreSQL cluster running afterwards"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="exit with status 1 when a budget is missed"
-    )
-    args = parser.parse_args(argv)
-    if args.scale <= 0:
-        parser.error("--scale must be positive")
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    return args
-
-
-def configure_environment(database_url: str, workdir: Path) -> None:
-    """Settings are read from the environment once, at django.setup()."""
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-used-anywhere-else-0123456789")
-    os.environ["DEBUG"] = "0"
-    os.environ["VAR_DIR"] = str(workdir / "var")
-    (workdir / "var" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise looks there
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.pop("REDIS_URL", None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    return common_args(__doc__, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="mdt-bench-"))
-    postgres: Any = None
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url:
-        from scripts.run_tests import Postgres
-
-        postgres = Postgres(workdir)
-        database_url = postgres.start()
-        print(f"PostgreSQL cluster started in {postgres.dir} ({database_url})", flush=True)
-    elif not database_url.startswith("postgres"):
-        print("bench: DATABASE_URL must point to PostgreSQL", file=sys.stderr)
-        return 2
-    configure_environment(database_url, workdir)
-    try:
-        missed = run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if postgres is None or not args.keep:
-            if postgres is not None:
-                postgres.stop()
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print(f"\nCluster kept: DATABASE_URL={database_url}  (data in {postgres.dir})")
-            pg_ctl = f"{postgres.bin}/pg_ctl -D {postgres.dir}/data stop"
-            print(f"Stop it with: {'runuser -u postgres -- ' if os.geteuid() == 0 else ''}{pg_ctl}")
-    print(f"\nElapsed total: {time.perf_counter() - started:.0f} s")
-    return 1 if (missed and args.strict) else 0
+    return run_main(parse_args(argv), run)
 
 
 def run(args: argparse.Namespace) -> bool:
@@ -121,18 +69,10 @@ def run(args: argparse.Namespace) -> bool:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
 
     from bench import data
 
-    # One persistent connection, as a busy worker has: no reconnect in the middle of
-    # the timed runs (the app's CONN_MAX_AGE=60 would reconnect once a minute).
-    connection.settings_dict["CONN_MAX_AGE"] = None
-    connection.close()
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        row = cursor.fetchone()
-    print(f"PostgreSQL {row[0] if row else '?'}; jit off (settings)", flush=True)
+    print(f"PostgreSQL {persistent_connection()}; jit off (settings)", flush=True)
 
     shape = data.Shape.at(args.scale)
     print(
@@ -207,71 +147,6 @@ class Result:
     floor_queries: int
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def timed(step: Callable[[int], object], i: int) -> float:
-    started = time.perf_counter()
-    step(i)
-    return (time.perf_counter() - started) * 1000
-
-
-def alternate(
-    step: Callable[[int], object], floor: Callable[[int], object], runs: int
-) -> tuple[list[float], list[float]]:
-    """Warm both, then time them in turn, so drift hits both alike."""
-    for i in range(WARMUP):
-        step(i)
-        floor(i)
-    times: list[float] = []
-    floor_times: list[float] = []
-    for i in range(runs):
-        times.append(timed(step, i))
-        floor_times.append(timed(floor, i))
-    return times, floor_times
-
-
-def count_queries(step: Callable[[int], object]) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as captured:
-        step(0)
-    return len(captured)
-
-
-def get(client: Client, url: str) -> Any:
-    response = client.get(url)
-    if response.status_code != 200:
-        raise SystemExit(f"bench: GET {url} answered {response.status_code}")
-    return response
-
-
-def same_page(response: Any, floor_response: Any, what: str) -> None:
-    """The floor must show what the app shows: compare the two pages' HTML, less the
-    per-request CSRF token and the navigation's current-page mark."""
-
-    def normal(body: bytes) -> list[str]:
-        text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", body.decode())
-        return text.replace(' aria-current="page"', "").splitlines()
-
-    app, bare = normal(response.content), normal(floor_response.content)
-    if app == bare:
-        print(f"  {what}: the floor page is the same HTML as the app's", flush=True)
-        return
-    diff = [line for line in difflib.unified_diff(app, bare, lineterm="", n=0)][2:8]
-    print(f"  {what}: WARNING the floor page differs from the app's:", flush=True)
-    for line in diff:
-        print(f"    {line[:160]}", flush=True)
-
-
 def measure(people: Population, runs: int) -> dict[str, list[Result]]:
     from django.core.paginator import Paginator
     from django.test import Client, override_settings
@@ -295,10 +170,7 @@ def measure(people: Population, runs: int) -> dict[str, list[Result]]:
     overrides = override_settings(
         ROOT_URLCONF="bench.floor",
         # DEBUG is off, and the manifest storage would want collectstatic first.
-        STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        },
+        STORAGES=page_storages(),
     )
     print(
         f"\nMeasuring: {WARMUP} warm-up + {runs} timed runs per page, each run of a page "
@@ -480,22 +352,7 @@ def explain(people: Population) -> None:
         else:
             print(f"\n(The list also ran: {sql[:160]}{' ...' if len(sql) > 160 else ''})")
             continue
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
-            plan = [row[0] for row in cursor.fetchall()]
-        seq_scans = sorted(
-            {line.split("Seq Scan on ")[1].split()[0] for line in plan if "Seq Scan on " in line}
-        )
-        timing = [
-            line.strip() for line in plan if line.startswith(("Planning Time", "Execution Time"))
-        ]
-        print(f"\nEXPLAIN (ANALYZE, BUFFERS), supervisor's case list, {name} query:")
-        print(f"  SQL: {query['sql'][:400]}{' ...' if len(query['sql']) > 400 else ''}")
-        for line in plan[:EXPLAIN_LINES]:
-            print(f"  | {line}")
-        if len(plan) > EXPLAIN_LINES:
-            print(f"  | ... ({len(plan) - EXPLAIN_LINES} more lines)")
-        print(f"  => {'; '.join(timing)}; sequential scans: {', '.join(seq_scans) or 'none'}")
+        explain_query(query["sql"], f"supervisor's case list, {name} query")
 
 
 if __name__ == "__main__":
