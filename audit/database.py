@@ -5,6 +5,8 @@ On PostgreSQL:
 - `audit_chain_event`: a BEFORE INSERT trigger that gives each new event its place in
   the chain (`seq`), the previous event's hash and its own, under an advisory lock, so
   rows inserted by any path (the app, a write-capture trigger, raw SQL) are chained.
+  It also widens the event's UTC day in `audit_auditday` (audit.models.AuditDay) to
+  take in the new position, which the review page's date filter reads.
 - `audit_append_only`: UPDATE is refused to everyone; DELETE too, except for the
   archive command run by a member of the `mdt_audit_archiver` role.
 - `audit_capture_write`: an AFTER INSERT/UPDATE/DELETE trigger on every audited table,
@@ -51,20 +53,33 @@ class AuditedWrites:
     values_for: tuple[str, ...] = ()
 
 
-CHAIN_SQL = rf"""
+# The event's UTC calendar day takes in its position (audit.models.AuditDay). Under the
+# chain's advisory lock, like the rest of the function: no contention of its own.
+DAY_SQL = """
+  INSERT INTO audit_auditday (day, first_seq, last_seq)
+    VALUES ((NEW.occurred_at AT TIME ZONE 'UTC')::date, NEW.seq, NEW.seq)
+    ON CONFLICT (day) DO UPDATE SET
+      first_seq = LEAST(audit_auditday.first_seq, EXCLUDED.first_seq),
+      last_seq = GREATEST(audit_auditday.last_seq, EXCLUDED.last_seq);"""
+
+
+def chain_function_sql(days: bool = True) -> str:
+    """The chain trigger's function; without the day upsert (`days` false) only while
+    the audit_auditday table does not exist (migrated back before audit 0004)."""
+    return rf"""
 CREATE OR REPLACE FUNCTION audit_chain_event() RETURNS trigger AS $$
 DECLARE
-  last_seq bigint;
-  last_hash text;
+  head_seq bigint;
+  head_hash text;
 BEGIN
   PERFORM pg_advisory_xact_lock({CHAIN_LOCK_KEY});
-  SELECT seq, hash INTO last_seq, last_hash
+  SELECT seq, hash INTO head_seq, head_hash
     FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
-  IF last_seq IS NULL THEN
-    SELECT seq, hash INTO last_seq, last_hash FROM audit_chainanchor ORDER BY seq DESC LIMIT 1;
+  IF head_seq IS NULL THEN
+    SELECT seq, hash INTO head_seq, head_hash FROM audit_chainanchor ORDER BY seq DESC LIMIT 1;
   END IF;
-  NEW.seq := coalesce(last_seq, 0) + 1;
-  NEW.prev_hash := coalesce(last_hash, repeat('0', 64));
+  NEW.seq := coalesce(head_seq, 0) + 1;
+  NEW.prev_hash := coalesce(head_hash, repeat('0', 64));
   NEW.hash := encode(sha256(convert_to(concat_ws(E'\x1f',
       NEW.seq::text,
       ((extract(epoch FROM NEW.occurred_at) * 1000000)::bigint)::text,
@@ -81,11 +96,14 @@ BEGIN
       NEW.request_id,
       CASE WHEN NEW.emergency THEN 't' ELSE 'f' END,
       NEW.detail::text,
-      NEW.prev_hash), 'UTF8')), 'hex');
+      NEW.prev_hash), 'UTF8')), 'hex');{DAY_SQL if days else ""}
   RETURN NEW;
 END
 $$ LANGUAGE plpgsql;
+"""
 
+
+CHAIN_SQL = rf"""
 DROP TRIGGER IF EXISTS audit_chain ON audit_auditevent;
 CREATE TRIGGER audit_chain BEFORE INSERT ON audit_auditevent
   FOR EACH ROW EXECUTE FUNCTION audit_chain_event();
@@ -189,13 +207,17 @@ def install(using: str = "default") -> int:
     connection = connections[using]
     if connection.vendor not in ("sqlite", "postgresql"):
         return 0
+    from audit.models import AuditDay
+
     # A table can be missing after migrating backwards; it gets its trigger once it exists.
     existing = set(connection.introspection.table_names())
     models = [(model, spec) for model, spec in audited_models() if model._meta.db_table in existing]
+    days = AuditDay._meta.db_table in existing
     if connection.vendor == "sqlite":
-        sqlite.install(connection, models)
+        sqlite.install(connection, models, days=days)
         return len(models)
     with connection.cursor() as cursor:
+        cursor.execute(chain_function_sql(days))
         cursor.execute(CHAIN_SQL)
         for model, spec in models:
             table = model._meta.db_table
@@ -215,6 +237,13 @@ def install(using: str = "default") -> int:
                 f"FOR EACH ROW EXECUTE FUNCTION audit_capture_write({args})"
             )
     return len(models)
+
+
+def install_chain_function(using: str = "default", days: bool = True) -> None:
+    """Replace only the PostgreSQL chain function (for audit's migration 0004, which
+    creates the day table and must start keeping it in the same transaction)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(chain_function_sql(days))
 
 
 def install_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent, Outcome
+from audit.review import in_window
 from audit.scopes import events_for
 
 ID_ERRORS = {
@@ -155,12 +156,10 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(action=data["action"])
         if data.get("outcome"):
             queryset = queryset.filter(outcome=data["outcome"])
-        if data.get("date_from"):
-            queryset = queryset.filter(occurred_at__gte=_start_of(data["date_from"]))
+        start = _start_of(data["date_from"]) if data.get("date_from") else None
         end = data.get("date_to")
-        if end and end < dt.date.max:
-            queryset = queryset.filter(occurred_at__lt=_start_of(end + dt.timedelta(days=1)))
-        return queryset
+        stop = _start_of(end + dt.timedelta(days=1)) if end and end < dt.date.max else None
+        return in_window(queryset, start, stop)
 
     def filters(self) -> dict[str, Any]:
         """The filters in use, as JSON for the audit trail's own record of the read."""

@@ -99,6 +99,28 @@ class AuditEvent(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.target_type}"
 
 
+class AuditDay(models.Model):
+    """Where one UTC calendar day's events lie in the chain: the smallest and largest
+    `seq` of the events stamped (`occurred_at`) that day, whatever order they were
+    inserted in. A date filter reads the trail between the positions of its days
+    (audit.review.in_window) instead of guessing them from times.
+
+    Kept by the chain triggers (audit.database, audit.sqlite): every insert, by any
+    path, widens its day's range in the same statement. Not itself a record: no write
+    capture, not append-only. Archiving leaves it alone (a range wider than the events
+    that remain is still a correct bound)."""
+
+    day = models.DateField(primary_key=True)
+    first_seq = models.BigIntegerField()
+    last_seq = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}: #{self.first_seq}-#{self.last_seq}"
+
+
 class ChainAnchor(models.Model):
     """Where the chain continues after archived events were removed: the last archived
     event's position and hash, so `verify_audit` still verifies what remains."""

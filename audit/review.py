@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditDay, AuditEvent
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
@@ -30,8 +40,9 @@ VOLUME_MINIMUM = 20
 BASELINE = dt.timedelta(days=30)
 BASELINE_HOURS = 30 * 24
 READ_ACTIONS = (Action.VIEW, Action.LIST)
-# Longer than any request takes between stamping an event and writing it.
-WRITE_DELAY = dt.timedelta(hours=1)
+# Beyond any position: the lower bound of a time window no event is in.
+NO_SEQ = 2**63 - 1  # bigint's largest
+SEQ: BigIntegerField[int, int] = BigIntegerField()
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,9 @@ def unusual_volume(
     One query for all of them, over the (at most a page of) accounts: for each, the
     reads of the last hour are counted, and only for those over the minimum is the
     30-day baseline counted (a subquery in the select list runs only for the rows the
-    WHERE kept). Both counts walk the (actor, seq) index from where their time window
-    starts in the chain, rather than every event the person ever caused.
+    WHERE kept). Both counts walk the (actor, seq) index only between the positions of
+    their window's UTC days (in_window: from the first event of the day the window
+    starts in), rather than every event the person ever caused; the times decide.
     """
     if not actors:
         return []
@@ -78,14 +90,8 @@ def unusual_volume(
     hour_ago = now - dt.timedelta(hours=1)
     month_ago = hour_ago - BASELINE
     reads = scoped.order_by().filter(actor_id=OuterRef("pk"), action__in=READ_ACTIONS)
-    last_hour = _count(reads.filter(seq__gte=_first_seq_since(hour_ago), occurred_at__gte=hour_ago))
-    earlier = _count(
-        reads.filter(
-            seq__gte=_first_seq_since(month_ago),
-            occurred_at__gte=month_ago,
-            occurred_at__lt=hour_ago,
-        )
-    )
+    last_hour = _count(in_window(reads, hour_ago, None))
+    earlier = _count(in_window(reads, month_ago, hour_ago))
     rows = (
         get_user_model()
         ._default_manager.order_by()
@@ -108,16 +114,51 @@ def unusual_volume(
     ]
 
 
-def _first_seq_since(moment: dt.datetime) -> Subquery:
-    """Where a time window starts in the chain: the position of the first event stamped
-    at most WRITE_DELAY before `moment` (one probe of the occurred_at index). Events are
-    chained when written, within seconds of being stamped, so positions follow times
-    and the margin absorbs the difference; the caller still filters on the time itself,
-    the position only narrows the index range read. (Only an event written more than
-    WRITE_DELAY after it was stamped, at the very edge of a window, could be missed by
-    a count: acceptable for a highlight, which is not a record.)"""
-    first = AuditEvent.objects.filter(occurred_at__gte=moment - WRITE_DELAY)
-    return Subquery(first.order_by("occurred_at").values("seq")[:1])
+def in_window(
+    queryset: QuerySet[AuditEvent], start: dt.datetime | None, end: dt.datetime | None
+) -> QuerySet[AuditEvent]:
+    """Events stamped in [start, end) (an open end when None), found by their place in
+    the chain as well as by their time, so the planner reads one stretch of the seq
+    index instead of guessing how times spread over it (at millions of events a month's
+    filter went from seconds to milliseconds).
+
+    The stretch comes from AuditDay: every event's UTC day holds the smallest and largest
+    position of the events stamped that day, kept by the chain trigger as each event is
+    inserted, in whatever order. So every event stamped in the window lies between the
+    smallest first_seq and the largest last_seq of the UTC days from start's to that of
+    the window's last instant, including one stamped long before it was written (an
+    import, a back-dated event, which widens its day's range). The bounds can only be
+    wider than the window, never narrower; the time filter itself decides. Both bounds
+    are one-row subqueries of the small day table; days with no events give bounds that
+    match nothing (no event is then in the window either)."""
+    days = AuditDay.objects.order_by()
+    if start is not None:
+        days = days.filter(day__gte=utc_date(start))
+        queryset = queryset.filter(occurred_at__gte=start)
+    if end is not None:
+        days = days.filter(day__lte=utc_date(end - dt.timedelta(microseconds=1)))
+        queryset = queryset.filter(occurred_at__lt=end)
+    if start is None and end is None:
+        return queryset
+    return queryset.filter(
+        seq__gte=Coalesce(_over(days, Min("first_seq")), Value(NO_SEQ), output_field=SEQ),
+        seq__lte=Coalesce(_over(days, Max("last_seq")), Value(0), output_field=SEQ),
+    )
+
+
+def _over(rows: QuerySet[AuditDay], aggregate: Min | Max) -> Subquery:
+    """`(SELECT <aggregate> FROM audit_auditday WHERE ...)`: one value over all the rows,
+    NULL when there are none. (Grouping by a constant, which Django leaves out of GROUP
+    BY, is how a subquery aggregates over every row.)"""
+    whole = rows.annotate(_whole=Value(1, output_field=IntegerField())).values("_whole")
+    return Subquery(whole.annotate(bound=aggregate).values("bound"), output_field=SEQ)
+
+
+def utc_date(moment: dt.datetime) -> dt.date:
+    """The UTC calendar day of a moment (AuditDay's days)."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment.astimezone(dt.UTC).date()
 
 
 def _count(queryset: QuerySet[AuditEvent]) -> Coalesce:
@@ -154,17 +195,22 @@ class Disclosure:
     release: str
 
 
-def disclosures(events: Iterable[AuditEvent]) -> list[Disclosure]:
+def disclosures(
+    events: Iterable[AuditEvent], labels: Mapping[str, str] | None = None
+) -> list[Disclosure]:
     """The victims app writes, on each disclosure, what was shown and under which
-    release of information (detail keys "shown" and "release")."""
+    release of information (detail keys "shown" and "release"). `labels` puts what was
+    shown in words (the audit app knows no field names), in the order of `labels`;
+    several fields with the same words are named once."""
+    order = {word: i for i, word in enumerate(dict.fromkeys((labels or {}).values()))}
     rows = []
     for event in events:
         detail = event.detail if isinstance(event.detail, dict) else {}
-        rows.append(
-            Disclosure(
-                event, describe(detail.get("shown")), describe_release(detail.get("release"))
-            )
-        )
+        shown = detail.get("shown")
+        if labels is not None and isinstance(shown, list):
+            named = {labels.get(str(item), str(item)) for item in shown}
+            shown = sorted(named, key=lambda word: (order.get(word, len(order)), word))
+        rows.append(Disclosure(event, describe(shown), describe_release(detail.get("release"))))
     return rows
 
 

@@ -12,6 +12,9 @@ Python functions, registered on every connection Django opens (`register_functio
   session settings: a new connection starts unbound, and the binding ends with its
   request (`unbind_after_request`).
 - `mdt_now()`: the current time in the text form Django stores for a DateTimeField.
+- `mdt_utc_day(occurred_at)`: the UTC calendar day ('YYYY-MM-DD') of a stored time, read
+  back the way Django reads it (the stored text is UTC, the connection's time zone, so
+  this is its date part; the function keeps it so should the connection's zone change).
 - `mdt_chain_hash(id, <the fields of audit.chain.CHAINED_FIELDS>, prev_hash)`: the event's
   hash computed by audit.chain, the code `verify_audit` runs, from the values as stored
   and read back the way Django reads them, so both sides agree to the byte.
@@ -21,7 +24,8 @@ Permanent triggers, installed after every migrate (`install`):
 - `audit_chain`: AFTER INSERT on the trail, for rows without a position (SQLite cannot
   change NEW in a BEFORE trigger), sets seq, prev_hash and hash in the same statement,
   continuing from the last event, or from the last `ChainAnchor` once archived events are
-  gone. SQLite has one writer at a time, so no lock is needed.
+  gone, then widens the event's UTC day in `audit_auditday` (audit.models.AuditDay) to
+  take in its position (an upsert). SQLite has one writer at a time, so no lock is needed.
 - `audit_chain_only`: refuses an insert that brings its own position.
 - `audit_append_only_update`: refuses every UPDATE but the chain trigger's own (a row
   without a position getting one, nothing else changed).
@@ -46,6 +50,7 @@ leaves the triggers off until the next one succeeds.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -129,6 +134,7 @@ def register_functions(sender: Any, connection: BaseDatabaseWrapper, **kwargs: A
     raw.create_function(
         "mdt_chain_hash", len(chain.CHAINED_FIELDS) + 2, _chain_hasher(connection, session)
     )
+    raw.create_function("mdt_utc_day", 1, _utc_day(connection), deterministic=True)
     _flush_around_triggers(connection)
 
 
@@ -150,6 +156,20 @@ def _chain_hasher(connection: BaseDatabaseWrapper, session: Session) -> Callable
         return digest
 
     return chain_hash
+
+
+def _utc_day(connection: BaseDatabaseWrapper) -> Callable[[str | None], str | None]:
+    ops = cast("SQLiteOperations", connection.ops)
+
+    def utc_day(stored: str | None) -> str | None:
+        moment = ops.convert_datetimefield_value(stored, None, connection)
+        if moment is None:
+            return None
+        if timezone.is_aware(moment):
+            moment = moment.astimezone(dt.UTC)
+        return str(moment.date().isoformat())
+
+    return utc_day
 
 
 def session_of(connection: BaseDatabaseWrapper) -> Session:
@@ -225,12 +245,24 @@ def _json(field: models.Field[Any, Any], ref: str) -> str:
     return f"json_quote({ref})"
 
 
-def _event_triggers(connection: BaseDatabaseWrapper) -> list[str]:
-    from audit.models import AuditEvent, ChainAnchor
+def _event_triggers(connection: BaseDatabaseWrapper, days: bool = True) -> list[str]:
+    """The trail's own triggers; the chain trigger keeps audit_auditday unless `days` is
+    false (the table does not exist: migrated back before audit 0004)."""
+    from audit.models import AuditDay, AuditEvent, ChainAnchor
 
     q = connection.ops.quote_name
     events = q(AuditEvent._meta.db_table)
     anchors = q(ChainAnchor._meta.db_table)
+    day_table = q(AuditDay._meta.db_table)
+    # The event's day takes in its position, read back after the UPDATE gave it one (NEW
+    # is the row as inserted). The WHERE also settles SQLite's INSERT ... SELECT ... ON
+    # CONFLICT parsing ambiguity.
+    day = f"""
+  INSERT INTO {day_table} (day, first_seq, last_seq)
+    SELECT mdt_utc_day(occurred_at), seq, seq FROM {events} WHERE id = NEW.id
+    ON CONFLICT (day) DO UPDATE SET
+      first_seq = min(first_seq, excluded.first_seq),
+      last_seq = max(last_seq, excluded.last_seq);"""  # noqa: S608
     column = {f.attname: f.column for f in AuditEvent._meta.concrete_fields}
     arguments = ", ".join(
         "head.seq + 1" if name == "seq" else f"NEW.{q(column[name])}"
@@ -257,7 +289,7 @@ BEGIN
         UNION ALL
         SELECT 0, {_literal(chain.GENESIS)}, 3)
       ORDER BY preference LIMIT 1) AS head)
-  WHERE id = NEW.id;
+  WHERE id = NEW.id;{day if days else ""}
 END""",  # noqa: S608
         f"""CREATE TRIGGER audit_chain_only BEFORE INSERT ON {events} WHEN NEW.seq IS NOT NULL
 BEGIN
@@ -369,10 +401,13 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
 
 
 def install(
-    connection: BaseDatabaseWrapper, audited: Iterable[tuple[type[models.Model], AuditedWrites]]
+    connection: BaseDatabaseWrapper,
+    audited: Iterable[tuple[type[models.Model], AuditedWrites]],
+    days: bool = True,
 ) -> None:
-    """Replace this module's triggers with ones built from the current models."""
-    statements = _event_triggers(connection)
+    """Replace this module's triggers with ones built from the current models (`days`:
+    whether the audit_auditday table exists to be kept)."""
+    statements = _event_triggers(connection, days)
     for model, spec in audited:
         statements += _capture_triggers(connection, model, spec)
     # One transaction (SQLite's DDL is transactional): no write slips between drop and create.

@@ -124,6 +124,9 @@ class Case(models.Model):
         ]
         indexes = [
             models.Index(fields=["team", "status"], name="case_team_status"),
+            # A team's case ids from the index alone (an index-only scan): the supervisor's
+            # audit scope reads the ids of all their teams' cases in every review query.
+            models.Index(fields=["team", "id"], name="case_team_id"),
             models.Index(fields=["assigned_officer", "status"], name="case_officer_status"),
             models.Index(fields=["next_review_due"], name="case_review_due"),
         ]

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import io
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from audit.models import Action, AuditEvent, Outcome
+from audit.models import Action, AuditDay, AuditEvent, Outcome
+from audit.review import in_window
 from audit.scopes import events_for
 from audit.services import build, write
 from teams.roles import Role
@@ -265,6 +269,132 @@ def test_filter_by_date_range_includes_whole_days(world: dict[str, Any]) -> None
     assert after.seq in api_seqs(world["sup_a"], "&date_from=2025-03-06")
     response = web(world["sup_a"]).get("/audit/?date_from=2025-03-02&date_to=2025-03-05")
     assert [e.seq for e in response.context["page"].events] == [last.seq, first.seq]
+
+
+def utc(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
+
+
+def in_time(queryset: Any, start: dt.datetime | None, end: dt.datetime | None) -> set[int]:
+    """What a window holds by the times alone."""
+    if start is not None:
+        queryset = queryset.filter(occurred_at__gte=start)
+    if end is not None:
+        queryset = queryset.filter(occurred_at__lt=end)
+    return seqs(queryset)
+
+
+def test_events_written_out_of_time_order_are_all_found_by_a_date_filter(
+    world: dict[str, Any],
+) -> None:
+    officer, case, sup = world["off_a"], world["case_a"], world["sup_a"]
+    newer = [event(officer, case_id=case.pk) for _ in range(2)]
+    # Back-dated after the newer ones, in no order: an import, say.
+    inside = [
+        event(officer, case_id=case.pk, occurred_at=local(2025, 3, 3)),
+        event(officer, case_id=case.pk, occurred_at=local(2025, 3, 5, 23, 59)),
+        event(officer, case_id=case.pk, occurred_at=local(2025, 3, 2, 0, 0)),
+    ]
+    outside = [
+        event(officer, case_id=case.pk, occurred_at=local(2025, 3, 6, 0, 0)),
+        event(officer, case_id=case.pk, occurred_at=local(2025, 3, 1, 23, 59)),
+    ]
+    newer.append(event(officer, case_id=case.pk))
+    # Written last, stamped in the middle of the window, on a UTC day that already has
+    # events (7.30 pm in New York is after midnight UTC): it widens that day's range.
+    inside.append(event(officer, case_id=case.pk, occurred_at=local(2025, 3, 4, 19, 30)))
+    expected = sorted((int(e.seq) for e in inside if e.seq is not None), reverse=True)
+    assert api_seqs(sup, "&date_from=2025-03-02&date_to=2025-03-05") == expected
+    response = web(sup).get("/audit/?date_from=2025-03-02&date_to=2025-03-05")
+    assert [e.seq for e in response.context["page"].events] == expected
+    assert {e.seq for e in newer} <= set(api_seqs(sup, "&date_from=2025-03-06"))
+    assert {e.seq for e in inside + outside}.isdisjoint(api_seqs(sup, "&date_from=2025-03-07"))
+    # Any window, open or closed, at or just after any event's time: exactly the events
+    # the times alone put in it.
+    everything = AuditEvent.objects.all()
+    moments = sorted({e.occurred_at for e in newer + inside + outside})
+    starts = [None, *moments, utc(2030, 1, 1), utc(2000, 1, 1)]
+    ends = [None, *moments, *(m + dt.timedelta(microseconds=1) for m in moments), utc(2000, 1, 1)]
+    for start in starts:
+        for end in ends:
+            assert seqs(in_window(everything, start, end)) == in_time(everything, start, end), (
+                start,
+                end,
+            )
+
+
+def audit_days() -> dict[dt.date, tuple[int, int]]:
+    return {row.day: (row.first_seq, row.last_seq) for row in AuditDay.objects.all()}
+
+
+def days_of_events() -> dict[dt.date, tuple[int, int]]:
+    """The smallest and largest position of each UTC day's events, as a GROUP BY would."""
+    days: dict[dt.date, tuple[int, int]] = {}
+    for position, occurred_at in AuditEvent.objects.values_list("seq", "occurred_at"):
+        seq = int(position or 0)
+        day = occurred_at.astimezone(dt.UTC).date()
+        first, last = days.get(day, (seq, seq))
+        days[day] = (min(first, seq), max(last, seq))
+    return days
+
+
+def test_the_chain_trigger_keeps_each_days_positions_for_every_way_in(
+    world: dict[str, Any],
+) -> None:
+    officer, case = world["off_a"], world["case_a"]
+    # The app's write(): one event at the last microsecond of a UTC day.
+    one = event(
+        officer,
+        case_id=case.pk,
+        occurred_at=utc(2024, 6, 1, 23, 59) + dt.timedelta(seconds=59, microseconds=999_999),
+    )
+    assert audit_days()[dt.date(2024, 6, 1)] == (one.seq, one.seq)
+    # Several days in one statement, out of time order.
+    batch = [build(officer, Action.VIEW, case_id=case.pk, target_id=i) for i in range(3)]
+    for built, moment in zip(
+        batch, (utc(2024, 6, 2, 0, 0), utc(2024, 5, 31), utc(2024, 6, 1, 0, 0)), strict=True
+    ):
+        built.occurred_at = moment
+    write(batch)
+    # The ORM's bulk_create, bypassing the app's write().
+    bulk = build(officer, Action.VIEW, case_id=case.pk)
+    bulk.occurred_at = utc(2024, 6, 1, 6)
+    AuditEvent.objects.bulk_create([bulk])
+    bulk.refresh_from_db()  # SQLite returns the row as inserted, before the trigger's seq
+    # Raw SQL, as another program would insert.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (occurred_at, actor_username, action, target_type, "
+            "target_id, outcome, ip_address, user_agent, request_id, emergency, detail, "
+            "prev_hash, hash) VALUES (%s, 'raw', 'view', '', '', 'allowed', '', '', '', %s, "
+            "'{}', '', '')",
+            [connection.ops.adapt_datetimefield_value(utc(2024, 5, 31, 0, 0)), False],
+        )
+    raw = AuditEvent.objects.get(actor_username="raw")
+    # A write-capture trigger's event (stamped now, by the database).
+    note = f.make_note(case, officer)
+    captured = AuditEvent.objects.filter(target_type="casework.casenote", target_id=str(note.pk))
+    assert captured.exists()
+
+    days = audit_days()
+    assert days == days_of_events()
+    seq = {e.occurred_at: e.seq for e in batch}
+    assert days[dt.date(2024, 6, 1)] == (one.seq, bulk.seq)
+    assert days[dt.date(2024, 6, 2)] == (seq[utc(2024, 6, 2, 0, 0)],) * 2
+    assert days[dt.date(2024, 5, 31)] == (seq[utc(2024, 5, 31)], raw.seq)
+    last = captured.order_by("-seq").first()
+    assert last is not None
+    assert days[last.occurred_at.astimezone(dt.UTC).date()][1] == last.seq
+
+    # The migration's backfill, over the same events, gives the same rows.
+    backfill = importlib.import_module("audit.migrations.0004_auditday").backfill
+    AuditDay.objects.all().delete()
+    backfill(apps, SimpleNamespace(connection=connection))
+    assert audit_days() == days
+    # ... and the trigger keeps on after it.
+    later = event(officer, case_id=case.pk, occurred_at=utc(2024, 5, 31, 23))
+    assert audit_days()[dt.date(2024, 5, 31)] == (seq[utc(2024, 5, 31)], later.seq)
+    assert audit_days() == days_of_events()
 
 
 def test_who_has_seen_this_victims_information(world: dict[str, Any]) -> None:

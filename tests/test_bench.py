@@ -22,7 +22,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditDay, AuditEvent
 from audit.services import record
 from audit.verify import verify
 from bench import audit as bench_audit
@@ -110,11 +110,23 @@ def test_loaded_events_verify_and_the_trigger_chains_on_after_them() -> None:
     lines = list(bench_audit.chained(rows, last_id + 1, seq, prev))
     with bench_audit.triggers_off():
         bench_data._copy(AuditEvent, bench_audit.COLUMNS, lines)
+        bench_audit.fill_days()
     bench_data._reset_sequences([AuditEvent])
     record(None, Action.VERIFY)  # chained by the trigger, after the loaded events
     verdict = verify()
     assert verdict.ok, verdict.problem
     assert verdict.checked == before + 2_501 == AuditEvent.objects.count()
+    # Each UTC day's positions, filled for the loaded events and kept on by the trigger,
+    # are those of a GROUP BY over the trail (merged with the days already there).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (occurred_at AT TIME ZONE 'UTC')::date, min(seq), max(seq) "
+            "FROM audit_auditevent GROUP BY 1"
+        )
+        grouped = {day: (first, last) for day, first, last in cursor.fetchall()}
+    days = AuditDay.objects.values_list("day", "first_seq", "last_seq")
+    assert {day: (first, last) for day, first, last in days} == grouped
+    assert len(grouped) > 300
 
 
 @pytest.mark.django_db
