@@ -15,6 +15,7 @@ from rest_framework.routers import BaseRouter
 
 from audit.services import record_read
 from casework import services
+from casework.case_update_api import CaseSummaryUpdateMixin
 from casework.duty_to_warn_api import DutyToWarnViewSet
 from casework.emergency_api import EmergencyAccessViewSet
 from casework.models import Case, CaseNote, Supervisee
@@ -30,13 +31,14 @@ from teams.api_base import RestrictedReadOnlyViewSet, drf_errors, int_query_para
 from teams.disclosure import audience
 
 
-class CaseViewSet(RestrictedReadOnlyViewSet):
-    """Cases the signed-in user may see."""
+class CaseViewSet(CaseSummaryUpdateMixin, RestrictedReadOnlyViewSet):
+    """Cases the signed-in user may see; their officers update the summary (PATCH)."""
 
     base_queryset = Case.objects.select_related("supervisee", "team", "assigned_officer").order_by(
         "reference"
     )
     serializer_class = CaseSerializer
+    http_method_names = ["get", "patch", "head", "options"]
 
 
 class SuperviseeViewSet(RestrictedReadOnlyViewSet):

@@ -155,6 +155,9 @@ def _detail_page(
     forms: dict[str, DecisionServiceForm] | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    # victims depends on casework, not the reverse: imported where used.
+    from victims.acknowledgements import may_acknowledge
+
     view = decisions.decision_view(request.user, access, decision)
     forms = {
         "return": ReturnForm(prefix="return"),
@@ -175,6 +178,9 @@ def _detail_page(
             "place_label": decision_rules.rule(decision.kind).place,
             "forms": forms,
             "worksheet": _worksheet(decision),
+            # The author or the assigned officer acknowledges the representative's input.
+            "can_acknowledge": decision.status != DecisionStatus.WITHDRAWN
+            and may_acknowledge(request.user, access, decision),
         },
         status=status,
     )

@@ -51,6 +51,7 @@ from teams.disclosure.queries import team_ids_for
 from teams.models import Membership, NotificationKind, User
 from teams.notify import notify
 from teams.roles import Role
+from teams.selectors import team_members
 
 if TYPE_CHECKING:
     from victims.models import InputRequest
@@ -530,12 +531,7 @@ def _tell(
 
 
 def team_supervisors(case: Case, exclude: Any = None) -> QuerySet[User]:
-    users = User.objects.filter(
-        is_active=True,
-        pk__in=Membership.objects.active()
-        .filter(team_id=case.team_id, role=Role.SUPERVISOR)
-        .values("user_id"),
-    )
+    users = team_members(case.team_id, Role.SUPERVISOR)
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
     return users.order_by("pk")
@@ -864,6 +860,12 @@ def approval_condition() -> Q:
     )
 
 
+def touches_victims_condition() -> Q:
+    """`decision_rules.touches_victims` as a database condition, from the same table."""
+    kinds = [kind for kind, rule in decision_rules.RULES.items() if rule.touches_victims]
+    return Q(victim_danger=True) | Q(kind__in=kinds)
+
+
 def awaiting_approval(user: Any) -> QuerySet[CaseDecision]:
     """Proposed decisions that need approval, on the cases of the teams where the user is
     a supervisor today, oldest proposal first; through the disclosure policy."""
@@ -899,7 +901,7 @@ def decision_view(user: Any, access: CaseAccess, decision: CaseDecision) -> Deci
         # Through the case's loaded permissions: only input this reader may read.
         visible = access.filter(
             VictimInput.objects.filter(pk__in=status.considered_ids)
-            .select_related("author")
+            .select_related("author", "acknowledged_by")
             .order_by("created_at", "pk")
         )
     return DecisionView(

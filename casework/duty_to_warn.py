@@ -41,9 +41,10 @@ from audit.services import record
 from casework.models import AtRisk, Case, DutyToWarn, DutyToWarnAlert, Urgency
 from teams.disclosure import CaseAccess, case_access, restrict
 from teams.disclosure.policy import Info, codename, write_codename
-from teams.models import Membership, Notification, NotificationKind, User
+from teams.models import Notification, NotificationKind, User
 from teams.notify import notify
 from teams.roles import Role
+from teams.selectors import team_members
 
 READ_CODE = codename(Info.DUTY_TO_WARN)
 WRITE_CODE = write_codename(Info.DUTY_TO_WARN)
@@ -127,18 +128,6 @@ def file(reporter: Any, case: Case, at_risk: str, threat: str, urgency: str) -> 
     return report
 
 
-def _active_members(case: Case, role: Role) -> QuerySet[User]:
-    # The system administrator reads no case content, whatever memberships they hold.
-    return User.objects.filter(
-        is_active=True,
-        is_staff=False,
-        pk__in=Membership.objects.active()
-        .filter(team_id=case.team_id, role=role)
-        .order_by()
-        .values("user_id"),
-    )
-
-
 def _readers(report: DutyToWarn, users: Iterable[User]) -> list[User]:
     """Those of `users` the policy lets read the report, so that nobody is sent a link
     that would answer 404, and nobody outside the policy is told. One query each."""
@@ -156,8 +145,8 @@ def first_recipients(report: DutyToWarn, case: Case) -> list[User]:
     named on the case's victims (casework reaches them by relation name: it imports
     nothing from the victims app)."""
     candidates = [
-        *_active_members(case, Role.SUPERVISOR),
-        *_active_members(case, Role.VICTIM_REP),
+        *team_members(case.team_id, Role.SUPERVISOR),
+        *team_members(case.team_id, Role.VICTIM_REP),
         *User.objects.filter(
             is_active=True, is_staff=False, represented_victims__case=case
         ).distinct(),
@@ -167,7 +156,7 @@ def first_recipients(report: DutyToWarn, case: Case) -> list[User]:
 
 def escalation_recipients(report: DutyToWarn, case: Case) -> list[User]:
     """Every supervisor of the case's team."""
-    return _readers(report, _active_members(case, Role.SUPERVISOR))
+    return _readers(report, team_members(case.team_id, Role.SUPERVISOR))
 
 
 def notification_key(report_id: int, round_: int) -> str:

@@ -5,6 +5,9 @@ from typing import Any
 from rest_framework import serializers
 
 from casework.models import Case, CaseNote, NoteKind, Supervisee
+
+# Re-exported: the casework serializers have always imported it from here.
+from teams.api_base import RejectUnknownFieldsMixin as RejectUnknownFieldsMixin
 from teams.disclosure import DisclosureLevel, restrict
 
 
@@ -45,6 +48,8 @@ class CaseSerializer(serializers.ModelSerializer[Case]):
             "supervision_end",
             "conditions",
             "next_review_due",
+            "next_hearing_on",
+            "treatment_ended_on",
         ]
 
     def get_assigned_officer_name(self, case: Case) -> str | None:
@@ -92,22 +97,6 @@ NAMED_MEMBERS_HELP = (
     "Only with `restricted`: ids of active members of the case's team who may read the "
     "note besides its author."
 )
-
-
-class RejectUnknownFieldsMixin:
-    """A field the endpoint does not take is a 400 naming it, not silently ignored."""
-
-    initial_data: Any
-    fields: Any
-
-    def validate_unknown(self) -> None:
-        if not isinstance(self.initial_data, dict):
-            return
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be set here."] for name in unknown}
-            )
 
 
 class CaseNoteCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):

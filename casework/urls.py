@@ -1,17 +1,24 @@
 from django.urls import path, re_path
 
-from casework import views
+from casework import (
+    case_update_views,
+    decision_views,
+    duty_to_warn_views,
+    emergency_views,
+    supervisor_queue,
+    views,
+)
 
 urlpatterns = [
     path("cases/", views.case_list, name="case-list"),
     path("cases/<int:pk>/", views.case_detail, name="case-detail"),
+    path("cases/<int:pk>/edit/", case_update_views.case_edit, name="case-edit"),
     path("cases/<int:pk>/notes/new/", views.note_create, name="note-create"),
     path("notes/<int:pk>/level/", views.note_level, name="note-level"),
     path("notes/<int:pk>/audience/", views.note_audience, name="note-audience"),
     path("decisions/<int:pk>/audience/", views.decision_audience, name="decision-audience"),
 ]
 
-from casework import emergency_views, supervisor_queue  # noqa: E402
 
 urlpatterns += [
     path("supervision/queue/", supervisor_queue.queue_page, name="supervisor-queue"),
@@ -20,7 +27,6 @@ urlpatterns += [
     path("emergency-access/<int:pk>/review/", emergency_views.review, name="emergency-review"),
 ]
 
-from casework import duty_to_warn_views  # noqa: E402
 
 urlpatterns += [
     path(
@@ -36,7 +42,6 @@ urlpatterns += [
     ),
 ]
 
-from casework import decision_views  # noqa: E402
 
 urlpatterns += [
     path("cases/<int:pk>/decisions/new/", decision_views.decision_create, name="decision-create"),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from audit.services import record_list, record_read
-from casework import duty_to_warn_views, selectors, services
+from casework import case_updates, collaboration, duty_to_warn_views, selectors, services
 from casework.decisions import may_write_decisions
 from casework.forms import NoteForm, NoteLevelForm
 from casework.models import Case, CaseDecision, CaseNote, CaseStatus
@@ -66,6 +66,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "note_form": note_form if note_form.can_write else None,
         # From the loaded permissions: no query.
         "can_write_decisions": may_write_decisions(access),
+        "can_update_summary": case_updates.may_update(access),
         **duty_to_warn_views.case_page_context(case, access),
     }
     record_read(request.user, case, case_id=case.pk)
@@ -243,10 +244,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     victim_queue = None
     if Role.VICTIM_REP in roles:
         # The victims app depends on casework, not the reverse: imported where used.
-        from victims.queue import queue_counts
+        from victims.rep_dashboard import rep_dashboard
 
-        requests, conflicts = queue_counts(user)
-        victim_queue = {"requests": requests, "conflicts": conflicts}
+        victim_queue = rep_dashboard(user)
     return render(
         request,
         "dashboard.html",
@@ -255,6 +255,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "meetings": upcoming_meetings(user),
             "has_roles": bool(roles),
             "victim_queue": victim_queue,
+            # Supervisors: the team's collaboration measures (numbers only).
+            "collaboration": collaboration.dashboard(user) if Role.SUPERVISOR in roles else None,
         },
     )
 

@@ -3,8 +3,10 @@ from rest_framework.routers import DefaultRouter
 
 from audit.api import AuditEventViewSet
 from casework.api import register as register_casework
+from casework.collaboration_api import CollaborationMeasuresView
 from casework.supervisor_queue import SupervisorQueueView
 from teams.api import ObtainTokenView, TeamViewSet
+from teams.guide_api import register as register_guide
 from teams.notification_api import register as register_notifications
 from victims.api import register as register_victims
 
@@ -13,10 +15,16 @@ router.register("teams", TeamViewSet, basename="team")
 register_casework(router)
 register_victims(router)
 register_notifications(router)
+register_guide(router)
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("supervisor-queue/", SupervisorQueueView.as_view(), name="supervisor-queue"),
+    path(
+        "collaboration-measures/",
+        CollaborationMeasuresView.as_view(),
+        name="collaboration-measures",
+    ),
     path("", include(router.urls)),
 ]

@@ -150,6 +150,18 @@ DUTY_TO_WARN_ESCALATION_MINUTES = env_int(
 # long after its time. A minute by default; the end-to-end test shortens it.
 DUTY_TO_WARN_CHECK_SECONDS = env_int("DUTY_TO_WARN_CHECK_SECONDS", 60, minimum=5, maximum=900)
 VICTIM_INPUT_DAYS = env_int("VICTIM_INPUT_DAYS", 5, minimum=1, maximum=30)
+# Issue 6: the victim representatives are reminded this many days before a release of
+# information expires, to ask the victim whether to renew it.
+RELEASE_EXPIRY_REMINDER_DAYS = env_int("RELEASE_EXPIRY_REMINDER_DAYS", 14, minimum=1, maximum=90)
+# Issue 6: a victim's question (through the representative) is due this many working
+# days (Monday to Friday) after it is asked; the officer is reminded once it is overdue,
+# and the team's supervisors this many working days after that if it is still unanswered.
+INFORMATION_REQUEST_WORKING_DAYS = env_int(
+    "INFORMATION_REQUEST_WORKING_DAYS", 5, minimum=1, maximum=30
+)
+INFORMATION_SUPERVISOR_REMINDER_DAYS = env_int(
+    "INFORMATION_SUPERVISOR_REMINDER_DAYS", 2, minimum=1, maximum=30
+)
 # Links in e-mails (which carry no case content, only a link) start with this.
 APP_BASE_URL = env_str("APP_BASE_URL", "http://localhost:8000").rstrip("/")
 
@@ -251,6 +263,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "victims.tasks.expire_grants",
         "schedule": crontab(minute="*/15"),
     },
+    "remind-overdue-information-requests": {
+        "task": "victims.tasks.remind_overdue",
+        "schedule": crontab(minute=7),
+    },
+    "notify-victims": {
+        "task": "victims.tasks.notify_victims",
+        "schedule": crontab(minute="*"),
+    },
+    "remind-expiring-releases": {
+        "task": "victims.tasks.remind_expiring_releases",
+        "schedule": crontab(hour=7, minute=15),
+    },
     "escalate-duty-to-warn": {
         "task": "casework.tasks.escalate_duty_to_warn",
         "schedule": (
@@ -296,6 +320,11 @@ SPECTACULAR_SETTINGS = {
         "ImpactRatingEnum": "casework.models.ImpactRating",
         "NoteKindEnum": "casework.models.NoteKind",
         "NotificationKindEnum": "teams.models.NotificationKind",
+        "VictimInputKindEnum": "victims.models.VictimInputKind",
+        "OrderKindEnum": "victims.models.OrderKind",
+        "DisclosureLevelEnum": "teams.disclosure.policy.DisclosureLevel",
+        "CaseStatusEnum": "casework.models.CaseStatus",
+        "NotificationEventEnum": "victims.models.NotificationEvent",
     },
 }
 

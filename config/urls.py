@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("casework.urls")),
     path("", include("victims.urls")),
+    path("", include("teams.urls")),
     path("audit/", include("audit.urls")),
     path("notifications/", notification_views.inbox, name="notifications"),
     path(

@@ -45,6 +45,22 @@ def drf_errors(error: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError({"non_field_errors": error.messages})
 
 
+class RejectUnknownFieldsMixin:
+    """A field the endpoint does not take is a 400 naming it, not silently ignored."""
+
+    initial_data: Any
+    fields: Any
+
+    def validate_unknown(self) -> None:
+        if not isinstance(self.initial_data, dict):
+            return
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be set here."] for name in unknown}
+            )
+
+
 class RestrictedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     base_queryset: QuerySet[Any]
     serializer_class: type[serializers.BaseSerializer]

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from teams.disclosure.policy import MATRIX, Access, Info
 from teams.notify import unread_count
 from teams.roles import Role
 from teams.selectors import active_roles
@@ -21,6 +22,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_is_system_admin": user.is_staff,
         # Emergency access and its sign-off queue are the supervisors' (casework.emergency).
         "nav_is_supervisor": Role.SUPERVISOR in roles and not user.is_staff,
+        # Victims' questions: the roles the policy lets read them (victims app, issue 6).
+        "nav_handles_information_requests": bool(roles & information_request_roles())
+        and not user.is_staff,
         # One COUNT on the partial index of unread notifications (teams.notify).
         "nav_unread_notifications": unread_count(user),
     }
+
+
+def information_request_roles() -> set[str]:
+    """The roles that read victims' questions, from the policy table."""
+    row = MATRIX[Info.INFORMATION_REQUEST]
+    return {str(role) for role, access in row.items() if access in (Access.READ, Access.WRITE)}

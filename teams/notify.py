@@ -34,6 +34,13 @@ EMAIL_LINES: dict[str, str] = {
     NotificationKind.APPROVAL_REQUESTED: "A decision is waiting for your approval.",
     NotificationKind.DECISION_RETURNED: "A decision was returned to you with comments.",
     NotificationKind.DECISION_APPROVED: "A decision you proposed was approved.",
+    NotificationKind.INPUT_ACKNOWLEDGED: "The officer acknowledged your input on a decision.",
+    NotificationKind.RELEASE_EXPIRING: "A release of information expires soon.",
+    NotificationKind.INFORMATION_REQUESTED: "A victim has asked a question for you to answer.",
+    NotificationKind.INFORMATION_OVERDUE: "A victim's question is waiting for an answer.",
+    NotificationKind.INFORMATION_ANSWERED: "A victim's question was answered: ready to relay.",
+    NotificationKind.VICTIM_NOTIFICATION: "An event is waiting for you to relay to a victim.",
+    NotificationKind.NEW_VICTIM_REPORT: "A report needs your attention.",
 }
 
 

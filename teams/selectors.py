@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from teams.models import Membership, ReviewMeeting
+from teams.models import Membership, ReviewMeeting, User
 from teams.roles import Role
 
 
@@ -13,6 +13,20 @@ def active_roles(user: Any) -> set[str]:
     if not (user.is_authenticated and user.is_active):
         return set()
     return set(Membership.objects.active().filter(user=user).values_list("role", flat=True))
+
+
+def team_members(team_id: int, role: Role | str) -> Any:
+    """The people holding `role` on the team today, as a queryset of users. The system
+    administrator reads no case content, whatever memberships they hold, so is never
+    among them (alerts, reminders and requests go only to people who may act)."""
+    return User.objects.filter(
+        is_active=True,
+        is_staff=False,
+        pk__in=Membership.objects.active()
+        .filter(team_id=team_id, role=role)
+        .order_by()
+        .values("user_id"),
+    )
 
 
 def is_supervisor(user: Any) -> bool:

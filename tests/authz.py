@@ -1550,6 +1550,69 @@ EXEMPT: dict[str, str] = {
     # decision and duty-to-warn selectors (which read through the policy).
     "supervisor-queue": "supervisors only, their teams (test_supervisor_queue)",
     "api:supervisor-queue": "supervisors only, their teams (test_supervisor_queue)",
+    # Victims' questions (issue 6, item 3): every route, each role as a member, of another
+    # team, a former member, a guest, the administrator and signed out, with the denied
+    # 404s recorded: tests/test_information_requests.py::test_route_permissions.
+    "information-request-create": "reps of the case's team ask (test_information_requests)",
+    "information-request-list": "each role's own section (test_information_requests)",
+    "information-request-detail": "answer / relay forms by role (test_information_requests)",
+    "api:information-request-list": "officer, supervisor, rep read (test_information_requests)",
+    "api:information-request-detail": "officer, supervisor, rep (test_information_requests)",
+    "api:information-request-answer": "POST; the holding officer (test_information_requests)",
+    "api:information-request-relay": "POST; the case's reps (test_information_requests)",
+    # Issue 6, items 6, 7, 9 and 10: each route, each role as a member, of another team,
+    # a former member, a guest, the administrator and signed out, in its own test file.
+    "release-form": "the case's reps only; 404 + denied (test_release_forms)",
+    "victim-ledger": "the victim's reps only; 404 + denied (test_disclosure_ledger)",
+    "api:victim-ledger-list": "the victim's reps only (test_disclosure_ledger)",
+    "api:collaboration-measures": "supervisors, their teams; numbers (test_collaboration)",
+    "glossary": "no case content; everyone signed in (test_glossary_and_roles)",
+    "glossary-term-create": "supervisors only (test_glossary_and_roles)",
+    "glossary-term-edit": "supervisors only (test_glossary_and_roles)",
+    "api:glossary-term-list": "read by all; supervisors write (test_glossary_and_roles)",
+    "api:glossary-term-detail": "read by all; supervisors write (test_glossary_and_roles)",
+    "role-cards": "the policy table in words, no records (test_glossary_and_roles)",
+    "role-card": "the policy table in words, no records (test_glossary_and_roles)",
+    "api:role-card-list": "the policy table, no records (test_glossary_and_roles)",
+    "api:role-card-detail": "the policy table, no records (test_glossary_and_roles)",
+    # Issue 6, items 4 and 5: the case summary update, notification registrations, the
+    # relay queue and new-victim reports; every route, each role as a member, of another
+    # team, a former member, a guest, the administrator and signed out, with the denied
+    # 404s recorded, in test_victim_registrations and test_new_victim_reports.
+    "case-edit": "the case's officers update it (test_victim_registrations)",
+    "notification-registration-create": "the case's reps only (test_victim_registrations)",
+    "notification-registration-edit": "the case's reps only (test_victim_registrations)",
+    "victim-notifications": "the relay queue; reps only (test_victim_registrations)",
+    "victim-notification-relay": "the case's reps only (test_victim_registrations)",
+    "api:notification-registration-list": "reps only (test_victim_registrations)",
+    "api:notification-registration-detail": "reps only (test_victim_registrations)",
+    "api:victim-notification-list": "reps only (test_victim_registrations)",
+    "api:victim-notification-detail": "reps only (test_victim_registrations)",
+    "api:victim-notification-relay": "POST; the case's reps (test_victim_registrations)",
+    "new-victim-report-create": "who the policy lets file (test_new_victim_reports)",
+    "new-victim-report-list": "readers only (test_new_victim_reports::test_route_permissions)",
+    "new-victim-report-detail": "supervisors and reps; 404 + denied (test_new_victim_reports)",
+    "new-victim-report-receipt": "the reporter only (test_new_victim_reports)",
+    "api:new-victim-report-list": "supervisors and reps read (test_new_victim_reports)",
+    "api:new-victim-report-detail": "supervisors and reps read (test_new_victim_reports)",
+    "api:new-victim-report-acknowledge": "POST; supervisors, reps (test_new_victim_reports)",
+    # Issue 6, items 1 and 2: the victim's record on a case and the officer's
+    # acknowledgement of input; every route, each role as a member, of another team, a
+    # former member, a guest, the administrator and signed out, with the denied 404s
+    # recorded: tests/test_victim_records.py::test_route_permissions (and the writes,
+    # person by person, in the same file).
+    "victim-create": "the case's reps only (test_victim_records)",
+    "victim-link": "the case's reps; their own victims only (test_victim_records)",
+    "victim-edit": "the victim's reps only (test_victim_records)",
+    "victim-preferences": "the victim's reps only (test_victim_records)",
+    "protective-order-create": "the case's reps only (test_victim_records)",
+    "victim-input-acknowledge": "POST; decision author / assigned officer (test_victim_records)",
+    "api:victim-link": "POST; the case's reps (test_victim_records)",
+    "api:victim-input-acknowledge": "POST; author / assigned officer (test_victim_records)",
+    "api:victim-preference-list": "the victim's reps only (test_victim_records)",
+    "api:victim-preference-detail": "the victim's reps only (test_victim_records)",
+    "api:protective-order-list": "who sees the victim; pseudonym (test_victim_records)",
+    "api:protective-order-detail": "who sees the victim; pseudonym (test_victim_records)",
 }
 EXEMPT_PREFIXES: dict[str, str] = {"admin:": "Django admin (tested separately)"}
 

@@ -313,7 +313,7 @@ def test_the_form_refuses_a_decision_the_rep_was_not_asked_about(world: World, w
         f"/cases/{world.case.pk}/victim-input/new/",
         {"body": "NOT-SAVED", "disclosure_level": "team", "decision": decision_id},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["form"].errors["decision"] == [
         "Choose a decision of this case on which your input was requested."
     ]

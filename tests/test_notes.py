@@ -832,10 +832,11 @@ def test_case_page_query_count_does_not_grow_with_notes(
     # it (team grants united with case grants), 6 their roles on its team, 7 the
     # restricted records of the case naming them, 8 the notes with their authors,
     # 9 the decisions with their authors, 10-11 the victims panel (victim links, victim
-    # input), 12 the case's duty-to-warn reports, 13 the navigation's roles, 14 its
-    # count of unread notifications, 15 the team members the note form can name,
-    # 16 whether the read is under emergency access, 17 the audit insert of the read.
-    expected = 17 if connection.vendor == "postgresql" else 16
+    # input), 12 the victims' questions (for their readers), 13 the case's duty-to-warn
+    # reports, 14 the navigation's roles, 15 its count of unread notifications, 16 the
+    # team members the note form can name, 17 whether the read is under emergency
+    # access, 18 the audit insert of the read.
+    expected = 18 if connection.vendor == "postgresql" else 17
     with django_assert_num_queries(expected):
         response = client.get(f"/cases/{mdt.case.pk}/")
     assert response.status_code == 200

@@ -125,7 +125,7 @@ def test_rep_records_input_at_each_allowed_level(world: World, level: str) -> No
     assert event.actor == world.rep
     assert event.target_id == str(item.pk)
     assert event.case_id == world.case.pk
-    assert event.detail == {"disclosure_level": level}
+    assert event.detail == {"disclosure_level": level, "kind": "information"}
     assert body in html(signed_in(world.rep).get(case_url(world)))
 
 
@@ -134,7 +134,7 @@ def test_level_outside_the_reps_choices_is_refused_in_the_form(world: World) -> 
     response = signed_in(world.rep).post(
         new_url(world), {"body": "Kept text", "disclosure_level": DisclosureLevel.SUPERVISION}
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = html(response)
     assert 'id="id_disclosure_level_error"' in page
     assert "Kept text" in page
@@ -144,7 +144,7 @@ def test_level_outside_the_reps_choices_is_refused_in_the_form(world: World) -> 
 def test_empty_input_is_refused_in_the_form(world: World) -> None:
     before = row_counts()
     response = signed_in(world.rep).post(new_url(world), {"body": " ", "disclosure_level": "team"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'id="id_body_error"' in html(response)
     assert row_counts() == before
 

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
@@ -22,8 +23,15 @@ from audit.services import record_read
 from casework.api import CASE_FILTER
 from teams.api_base import RestrictedReadOnlyViewSet, int_query_param
 from victims import selectors, services
+from victims.acknowledgements import acknowledge_input
+from victims.information_request_api import register as register_information_requests
 from victims.input_request_api import register as register_input_requests
+from victims.ledger_api import register as register_ledger
 from victims.models import Release, Victim, VictimInput, VictimInputUserObjectPermission
+from victims.new_victim_report_api import register as register_new_victim_reports
+from victims.record_api import VictimWritesMixin
+from victims.record_api import register as register_records
+from victims.registration_api import register as register_registrations
 from victims.serializers import (
     ReleaseCreateSerializer,
     ReleaseRevokeSerializer,
@@ -57,11 +65,14 @@ def call_service(call: Callable[[], T]) -> T:
 
 
 @extend_schema_view(list=extend_schema(parameters=[CASE_FILTER]))
-class VictimViewSet(RestrictedReadOnlyViewSet):
+class VictimViewSet(VictimWritesMixin, RestrictedReadOnlyViewSet):
     """Victims on the cases the signed-in user may see; `?case=<id>` narrows to one case.
     Treatment and polygraph roles see the case's pseudonym (`display_name`) and no name.
     Locating fields are filled only where the disclosure policy allows (the case's
-    victim representatives, or a release naming the reader); the others are null."""
+    victim representatives, or a release naming the reader); the others are null.
+    The case's victim representatives add, link and change victims (VictimWritesMixin)."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     base_queryset = Victim.objects.order_by("last_name", "first_name", "id")
     serializer_class = VictimSerializer
@@ -185,7 +196,9 @@ class VictimInputViewSet(RestrictedReadOnlyViewSet):
     narrows to one case. Victim representatives of the case add input and change its
     level (PATCH `disclosure_level`, and `named_members` for a restricted record)."""
 
-    base_queryset = VictimInput.objects.select_related("author").order_by("-created_at", "-id")
+    base_queryset = VictimInput.objects.select_related("author", "acknowledged_by").order_by(
+        "-created_at", "-id"
+    )
     serializer_class = VictimInputSerializer
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -225,9 +238,22 @@ class VictimInputViewSet(RestrictedReadOnlyViewSet):
                 data.get("disclosure_level"),
                 data.get("named_members", []),
                 decision=data.get("decision"),
+                kind=data.get("kind"),
             )
         )
         return Response(self.get_serializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=VictimInputSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        """Acknowledge input on a pending decision: the decision's author or the case's
+        assigned officer, once. The representative who wrote it is told in the app."""
+        item = self.get_object()
+        try:
+            call_service(lambda: acknowledge_input(request.user, item))
+        except DjangoPermissionDenied as denied:
+            raise PermissionDenied(str(denied)) from None
+        return Response(self.get_serializer(item).data)
 
     @extend_schema(request=VictimInputLevelSerializer, responses=VictimInputSerializer)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -251,3 +277,8 @@ def register(router: BaseRouter) -> None:
     router.register("releases", ReleaseViewSet, basename="release")
     router.register("victim-inputs", VictimInputViewSet, basename="victim-input")
     register_input_requests(router)
+    register_records(router)
+    register_ledger(router)
+    register_information_requests(router)
+    register_registrations(router)
+    register_new_victim_reports(router)

@@ -15,7 +15,7 @@ from casework.models import Case
 from teams.disclosure.policy import DisclosureLevel, ReleaseCategory
 from teams.models import Membership, User
 from teams.roles import Role
-from victims.models import InputRequest
+from victims.models import InputRequest, VictimInputKind
 from victims.services import latest_expiry
 
 
@@ -216,14 +216,37 @@ class VictimInputForm(LevelForm):
         },
     )
 
-    field_order = ["body", "decision", "disclosure_level", "named_members"]
+    kind = forms.ChoiceField(
+        required=False,
+        choices=VictimInputKind.choices,
+        initial=VictimInputKind.INFORMATION,
+        widget=forms.RadioSelect,
+        label="What kind of input is this?",
+        help_text="Input on a pending decision names the decision; the officer acknowledges it.",
+        error_messages={"invalid_choice": "Choose what kind of input this is."},
+    )
 
-    def __init__(self, *args: Any, requests: Any = None, **kwargs: Any) -> None:
+    field_order = ["body", "kind", "decision", "disclosure_level", "named_members"]
+
+    def __init__(
+        self, *args: Any, requests: Any = None, kinds: bool = False, **kwargs: Any
+    ) -> None:
         """`requests`: the input requests the author may answer on this case; without
-        any, the form has no decision field (the answer page names the decision itself)."""
+        any, the form has no decision field (the answer page names the decision itself).
+        `kinds`: the author chooses the kind (the answer page's input is on its decision);
+        input on a pending decision is offered only with a decision to choose."""
         super().__init__(*args, **kwargs)
         if requests is None:
             del self.fields["decision"]
         else:
             decision: Any = self.fields["decision"]
             decision.queryset = requests
+        if not kinds:
+            del self.fields["kind"]
+        elif requests is None:
+            kind: Any = self.fields["kind"]
+            kind.choices = [
+                (value, label)
+                for value, label in VictimInputKind.choices
+                if value != VictimInputKind.DECISION_INPUT
+            ]

@@ -104,14 +104,6 @@ class Queue:
         return self.victim_names.get((conflict.case_id, conflict.victim_id), "")
 
 
-def queue_counts(user: Any) -> tuple[int, int]:
-    """Open requests and place conflicts on the user's cases, for the dashboard."""
-    teams = representative_team_ids(user)
-    requests = open_requests(user).filter(case__team_id__in=teams)
-    conflicts = restrict(PlaceConflict.objects.all(), user).filter(case__team_id__in=teams)
-    return requests.count(), conflicts.count()
-
-
 def queue_for(user: Any, limit: int) -> Queue:
     teams = representative_team_ids(user)
     requests = open_requests(user).filter(case__team_id__in=teams).order_by("due_at", "id")
@@ -128,9 +120,10 @@ def queue_for(user: Any, limit: int) -> Queue:
     )
 
 
-def victim_names(user: Any, conflicts: Iterable[PlaceConflict]) -> dict[tuple[int, int], str]:
-    """Each conflict's victim by the name the user may see (victims.selectors decides,
-    and records the disclosure in the victim's ledger)."""
+def victim_names(user: Any, conflicts: Iterable[Any]) -> dict[tuple[int, int], str]:
+    """Each conflict's (or other record's with a `case_id` and a `victim_id`) victim by
+    the name the user may see (victims.selectors decides, and records the disclosure in
+    the victim's ledger)."""
     pairs = {(conflict.case_id, conflict.victim_id) for conflict in conflicts}
     if not pairs:
         return {}

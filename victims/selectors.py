@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from audit.models import Action
 from audit.services import record
@@ -31,6 +32,7 @@ from teams.disclosure.queries import case_ids_with, team_ids_for, visible_case_i
 from teams.roles import Role
 from victims.models import (
     CaseVictim,
+    ProtectiveOrder,
     Release,
     ReleaseItem,
     Victim,
@@ -63,7 +65,7 @@ def victim_links_for(user: Any) -> QuerySet[CaseVictim]:
 
 
 def victim_inputs_for(user: Any) -> QuerySet[VictimInput]:
-    return restrict(VictimInput.objects.all(), user).select_related("author")
+    return restrict(VictimInput.objects.all(), user).select_related("author", "acknowledged_by")
 
 
 def releases_for(user: Any) -> QuerySet[Release]:
@@ -242,17 +244,39 @@ def case_victims_panel(case: Case, user: Any, access: CaseAccess | None = None) 
         for view, link in zip(views, links, strict=True)
     ]
     inputs = access.filter(
-        VictimInput.objects.filter(case=case).select_related("author").order_by("-created_at")
+        VictimInput.objects.filter(case=case)
+        .select_related("author", "acknowledged_by")
+        .order_by("-created_at")
     )
+    # Orders are read by whoever sees the victims (officers enforce them); each names
+    # its victim as the views above do (a pseudonym for treatment and polygraph).
+    names = {view.victim.pk: view.display_name for view in views}
+    today = timezone.localdate()
+    orders = [
+        {
+            "order": order,
+            "victim_name": names.get(order.victim_id, ""),
+            "active": order.expires_on is None or order.expires_on >= today,
+        }
+        # Without a victim on the case the reader sees, there is no order to show.
+        for order in (
+            access.filter(ProtectiveOrder.objects.filter(case=case).order_by("-issued_on", "-id"))
+            if links
+            else []
+        )
+    ]
     return Panel(
         template="victims/case_panel.html",
         context={
             "case": case,
             "victim_rows": rows,
             "victim_inputs": inputs,
+            "orders": orders,
             "access": access,
             # Victim representatives record input and change who sees it.
             "can_write_input": bool(writable_levels(access, Info.VICTIM_INPUT)),
+            # ... and add victims to the case and record orders (victims.record_views).
+            "can_write_victims": access.has(write_codename(Info.VICTIM_IDENTITY)),
         },
     )
 

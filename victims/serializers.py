@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from casework.models import Case, CaseDecision
+from teams.api_base import RejectUnknownFieldsMixin
 from teams.disclosure.policy import DisclosureLevel, ReleaseCategory
 from teams.models import User
 from victims.models import (
@@ -15,6 +16,7 @@ from victims.models import (
     ReleaseStatus,
     Victim,
     VictimInput,
+    VictimInputKind,
 )
 from victims.selectors import LOCATING_FIELD_ORDER, VictimView
 from victims.services import NOT_ASKED
@@ -181,6 +183,9 @@ class ReleaseRevokeSerializer(serializers.Serializer[Any]):
 class VictimInputSerializer(serializers.ModelSerializer[VictimInput]):
     author_name = serializers.CharField(source="author.__str__", read_only=True)
     named_members = serializers.SerializerMethodField()
+    acknowledged_by_name = serializers.SerializerMethodField(
+        help_text="Who acknowledged input on a pending decision (the officer), if anyone."
+    )
 
     class Meta:
         model = VictimInput
@@ -192,11 +197,19 @@ class VictimInputSerializer(serializers.ModelSerializer[VictimInput]):
             "body",
             "disclosure_level",
             "named_members",
+            "kind",
             "decision",
+            "acknowledged_by",
+            "acknowledged_by_name",
+            "acknowledged_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_acknowledged_by_name(self, item: VictimInput) -> str | None:
+        return str(item.acknowledged_by) if item.acknowledged_by_id else None
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_named_members(self, item: VictimInput) -> list[int]:
@@ -204,12 +217,18 @@ class VictimInputSerializer(serializers.ModelSerializer[VictimInput]):
         return named.get(item.pk, [])
 
 
-class VictimInputCreateSerializer(serializers.Serializer[Any]):
+class VictimInputCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer[Any]):
     case = serializers.PrimaryKeyRelatedField(queryset=Case.objects.none())
     body = serializers.CharField(allow_blank=True)
     disclosure_level = serializers.ChoiceField(choices=DisclosureLevel.choices, required=False)
     named_members = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), many=True, required=False
+    )
+    kind = serializers.ChoiceField(
+        choices=VictimInputKind.choices,
+        required=False,
+        help_text="Default: `decision_input` with a `decision`, `information` without. "
+        "`decision_input` needs a `decision`, and a `decision` needs `decision_input`.",
     )
     decision = serializers.PrimaryKeyRelatedField(
         queryset=CaseDecision.objects.none(),
@@ -235,6 +254,10 @@ class VictimInputCreateSerializer(serializers.Serializer[Any]):
             fields["decision"].queryset = CaseDecision.objects.filter(
                 pk__in=asked.values("decision_id")
             )
+
+    def to_internal_value(self, data: Any) -> Any:
+        self.validate_unknown()
+        return super().to_internal_value(data)
 
 
 class VictimInputLevelSerializer(serializers.Serializer[Any]):

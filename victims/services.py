@@ -45,6 +45,7 @@ from victims.models import (
     ReleaseItem,
     Victim,
     VictimInput,
+    VictimInputKind,
     VictimUserObjectPermission,
 )
 from victims.selectors import may_write_releases
@@ -340,11 +341,15 @@ def create_victim_input(
     disclosure_level: str | None = None,
     named_members: Iterable[Any] = (),
     decision: CaseDecision | None = None,
+    kind: str | None = None,
 ) -> VictimInput:
     """Case-level input from a victim representative, shared at a level the policy lets
     them choose; a restricted record is read by its author and `named_members` only.
     With `decision`, the input answers the request for input on that proposed decision
-    (one of this case that the author was asked about, not yet final or withdrawn)."""
+    (one of this case that the author was asked about, not yet final or withdrawn).
+    `kind` says what the input is (VictimInputKind); input on a pending decision and a
+    decision go together. Without `kind`: input on the decision if one is given,
+    information for the team otherwise."""
     access = case_access(author, case)
     levels = writable_levels(access, Info.VICTIM_INPUT)
     if not levels:
@@ -360,10 +365,16 @@ def create_victim_input(
         errors.add("disclosure_level", _level_error(levels))
     members = _named_members(case, level, named_members, author, errors)
     _check_answered_decision(author, case, decision, errors)
+    kind = _check_kind(kind, decision, errors)
     errors.raise_if_any()
     with transaction.atomic():
         item = VictimInput.objects.create(
-            case=case, author=author, body=body, disclosure_level=level, decision=decision
+            case=case,
+            author=author,
+            body=body,
+            disclosure_level=level,
+            decision=decision,
+            kind=kind,
         )
         record(
             author,
@@ -372,6 +383,7 @@ def create_victim_input(
             case_id=case.pk,
             detail={
                 "disclosure_level": level,
+                "kind": kind,
                 **({"decision": decision.pk} if decision is not None else {}),
             },
         )
@@ -381,6 +393,27 @@ def create_victim_input(
 
 
 NOT_ASKED = "Choose a decision of this case on which your input was requested."
+NEEDS_DECISION = "Choose the pending decision this input is on."
+
+
+def _check_kind(kind: str | None, decision: CaseDecision | None, errors: _Errors) -> str:
+    """Input on a pending decision names the decision, and input naming a decision is
+    input on it: a mismatch is a field error on whichever field the author must fix."""
+    if not kind:
+        if decision is not None:
+            return VictimInputKind.DECISION_INPUT
+        return VictimInputKind.INFORMATION
+    if kind not in VictimInputKind.values:
+        errors.add("kind", "Choose what kind of input this is.")
+    elif kind == VictimInputKind.DECISION_INPUT and decision is None:
+        errors.add("decision", NEEDS_DECISION)
+    elif kind != VictimInputKind.DECISION_INPUT and decision is not None:
+        errors.add(
+            "kind",
+            "Input linked to a decision is input on a pending decision: choose that kind, "
+            "or remove the decision.",
+        )
+    return kind
 
 
 def _check_answered_decision(

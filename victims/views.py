@@ -7,16 +7,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from audit.services import record_read
 from casework.models import Case
 from teams.disclosure import case_access, get_visible_or_404, writable_levels
 from teams.disclosure.grants import named_members
 from teams.disclosure.policy import DEFAULT_LEVEL, Info
-from victims import selectors, services
+from victims import information_requests, records, registrations, selectors, services
+from victims.acknowledgements import acknowledge_input
 from victims.forms import LevelForm, ReleaseForm, RevokeForm, VictimInputForm
 from victims.models import Victim, VictimInput
 from victims.queue import answerable_requests
@@ -36,7 +39,22 @@ def victim_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = selectors.victim_page(request.user, victim)
     case_id = page.rows[0][0].case_id if len(page.rows) == 1 else None
     record_read(request.user, victim, case_id=case_id, victim_id=victim.pk)
-    return render(request, "victims/victim_detail.html", {"page": page})
+    # Orders, contact preferences and what the reader may change (victims.records).
+    extra = records.victim_records(request.user, victim, page.rows)
+    # The cases on which the reader may ask a question for this victim (representatives).
+    asking = list(information_requests.asking_cases(request.user, victim))
+    # Notification registrations: the case's victim representatives alone (None: no section).
+    notifications = registrations.victim_section(request.user, victim)
+    return render(
+        request,
+        "victims/victim_detail.html",
+        {
+            "page": page,
+            "records": extra,
+            "asking_cases": asking,
+            "notification_section": notifications,
+        },
+    )
 
 
 @login_required
@@ -109,6 +127,7 @@ def victim_input_create(request: HttpRequest, pk: int) -> HttpResponse:
         # Shown when there is a request to answer; kept for a posted decision, so
         # that one the author was not asked about is refused, not dropped.
         requests=requests if request.POST.get("decision") or requests.exists() else None,
+        kinds=True,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -121,19 +140,25 @@ def victim_input_create(request: HttpRequest, pk: int) -> HttpResponse:
                 data["disclosure_level"],
                 data["named_members"],
                 decision=answered.decision if answered is not None else None,
+                kind=data.get("kind") or None,
             )
         except ValidationError as error:
             form.add_service_errors(error)
         else:
             messages.success(request, "The victim input was recorded.")
             return redirect("case-detail", pk=case.pk)
-    return render(request, "victims/victim_input_form.html", {"form": form, "case": case})
+    return render(
+        request,
+        "victims/victim_input_form.html",
+        {"form": form, "case": case},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
 def victim_input_level(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_visible_or_404(
-        VictimInput.objects.select_related("case", "author"), request.user, pk=pk
+        VictimInput.objects.select_related("case", "author", "acknowledged_by"), request.user, pk=pk
     )
     levels = writable_levels(case_access(request.user, item.case), Info.VICTIM_INPUT)
     if not levels:
@@ -162,3 +187,32 @@ def victim_input_level(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         record_read(request.user, item, case_id=item.case_id)
     return render(request, "victims/victim_input_level.html", {"form": form, "item": item})
+
+
+@login_required
+@require_POST
+def victim_input_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """The officer acknowledges input on a pending decision, from the decision's page."""
+    rows = VictimInput.objects.select_related(
+        "case", "author", "decision", "decision__case", "acknowledged_by"
+    )
+    item = get_visible_or_404(rows, request.user, pk=pk)
+    back = (
+        reverse("decision-detail", args=[item.decision_id]) + f"#victim-input-{item.pk}"
+        if item.decision_id
+        else reverse("case-detail", args=[item.case_id])
+    )
+    try:
+        acknowledge_input(request.user, item)
+    except PermissionDenied as denied:
+        return _forbidden(request, str(denied))
+    except ValidationError as error:
+        # Nothing changed; the page says why and leads back.
+        return render(
+            request,
+            "victims/action_refused.html",
+            {"messages_list": error.messages, "back": back},
+            status=400,
+        )
+    messages.success(request, "The input is acknowledged; the representative is told.")
+    return redirect(back)

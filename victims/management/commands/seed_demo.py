@@ -30,7 +30,16 @@ from casework.models import (
     SupervisionLevel,
 )
 from teams.disclosure import DisclosureLevel
-from teams.models import MeetingAttendee, Membership, ReviewMeeting, Team, User
+from teams.glossary import anchor_for
+from teams.models import (
+    Discipline,
+    GlossaryTerm,
+    MeetingAttendee,
+    Membership,
+    ReviewMeeting,
+    Team,
+    User,
+)
 from teams.roles import Role
 from victims.models import CaseVictim, RelationshipCategory, Victim, VictimInput, VictimLocation
 
@@ -151,6 +160,89 @@ NOTES = [
 
 RELATIONSHIPS = list(RelationshipCategory.values)
 
+# The glossary's first terms (issue 6): those the seed presentation names as barriers of
+# terminology between the disciplines, and the app's own words. Found by slug, so a
+# second run adds nothing and keeps any supervisor's later edit.
+GLOSSARY: list[tuple[str, Discipline, str]] = [
+    (
+        "containment",
+        Discipline.SUPERVISION,
+        "The containment approach to sex offender management: supervision, treatment and "
+        "polygraph examination working as one team, each reinforcing the others, so that "
+        "the person under supervision keeps to their conditions and risk is managed in "
+        "the community, with the safety of victims as the aim.",
+    ),
+    (
+        "maintenance polygraph",
+        Discipline.POLYGRAPH,
+        "A polygraph examination repeated during supervision that asks about keeping to "
+        "the conditions and treatment rules since the last one (contact with minors, "
+        "internet use, being in restricted places). Results help the team aim supervision "
+        "and treatment; they are one source among several, not proof on their own.",
+    ),
+    (
+        "safety planning",
+        Discipline.VICTIM_SERVICES,
+        "Work with a victim to lower the risk of further harm: how to get help quickly, "
+        "what to do on seeing the person, changes to routines, and which protective "
+        "orders or conditions to ask for. The plan belongs to the victim; its details "
+        "stay with victim services.",
+    ),
+    (
+        "release of information",
+        Discipline.VICTIM_SERVICES,
+        "A victim's consent letting one named member of the team see named kinds of "
+        "their information (name, home address, phone, e-mail, employer or school) for "
+        "a stated purpose, until a date. The victim may withdraw it at any time. Without "
+        "one, only the victim representatives see where a victim can be found.",
+    ),
+    (
+        "duty to warn",
+        Discipline.SHARED,
+        "The obligation to act on a credible threat of serious harm to an identifiable "
+        "person: report it at once so that the person at risk can be warned and "
+        "protected. A duty-to-warn report alerts the supervisor and the victim "
+        "representative immediately and is escalated until someone acknowledges it.",
+    ),
+    (
+        "harm prevention",
+        Discipline.SHARED,
+        "The frame the team weighs a decision in: its benefits and costs for the person "
+        "under supervision, for those who were harmed, and for the community. Danger to "
+        "the community or to a victim takes precedence and is never traded away.",
+    ),
+    (
+        "disclosure level",
+        Discipline.SHARED,
+        "Who on the team may read a record: the whole team; supervision (officer, "
+        "supervisor, treatment, polygraph); supervision and victim services (officer, "
+        "supervisor, victim representatives); victim services only; or restricted (the "
+        "author and the members they name). The author chooses it, within what their "
+        "role may choose (see the role cards).",
+    ),
+    (
+        "pseudonym",
+        Discipline.SHARED,
+        "The name a case uses for a victim instead of their identity, such as “Person "
+        "harmed 1”. Treatment providers and polygraph examiners see the pseudonym and "
+        "the relationship, never the victim's name.",
+    ),
+    (
+        "victim representative",
+        Discipline.VICTIM_SERVICES,
+        "A victim advocate embedded in the supervision team: gives the team case-level "
+        "input for victims, keeps victims' contact details and releases of information, "
+        "and passes on to victims the information they ask for.",
+    ),
+    (
+        "MDT",
+        Discipline.SHARED,
+        "Multidisciplinary team: the people who manage a case together, namely the "
+        "supervising officer, a supervisor, the treatment provider, the polygraph "
+        "examiner and the victim representative.",
+    ),
+]
+
 
 class Command(BaseCommand):
     help = "Load the demo teams, users and caseload. Safe to run more than once."
@@ -241,6 +333,17 @@ class Command(BaseCommand):
                 )
         for team in teams:
             self._meeting(team, users["supervisor"], today)
+        for term, discipline, definition in GLOSSARY:
+            self._get(
+                GlossaryTerm,
+                slug=anchor_for(term),
+                defaults={
+                    "term": term,
+                    "discipline": discipline,
+                    "definition": definition,
+                    "updated_by": users["supervisor"],
+                },
+            )
         return self.created
 
     def _get(self, model: Any, defaults: dict[str, Any] | None = None, **lookup: Any) -> Any:
