@@ -381,6 +381,14 @@ class CaseDecision(models.Model):
         blank=True,
     )
     proceed_explanation = models.TextField("explanation", blank=True)
+    # The review meeting item at which the decision was taken, when it was (issue 7).
+    agenda_item = models.ForeignKey(
+        "casework.AgendaItem",
+        on_delete=models.SET_NULL,
+        related_name="decisions",
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -628,3 +636,13 @@ class DutyToWarnAlert(models.Model):
 
     def __str__(self) -> str:
         return f"Alert to {self.recipient} on {self.report} (round {self.round})"
+
+
+# Review meetings' case records live in their own module (issue 7).
+from casework.meeting_models import (  # noqa: E402, F401
+    ActionItem,
+    AgendaItem,
+    AgendaReason,
+    MeetingGuestCase,
+    MinuteEntry,
+)

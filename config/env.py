@@ -69,6 +69,47 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] = os.envi
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(
+    name: str,
+    default: list[int],
+    environ: Mapping[str, str] = os.environ,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> list[int]:
+    """A comma-separated list of whole numbers, each within the bounds."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    values = []
+    for item in (part.strip() for part in raw.split(",")):
+        values.append(env_int(name, 0, {name: item}, minimum, maximum))
+    return values
+
+
+def env_int_mapping(
+    name: str,
+    default: dict[str, int],
+    keys: set[str],
+    environ: Mapping[str, str] = os.environ,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> dict[str, int]:
+    """`key=number` pairs separated by commas; keys not given keep their default."""
+    raw = environ.get(name)
+    values = dict(default)
+    if raw is None or raw.strip() == "":
+        return values
+    for pair in (part.strip() for part in raw.split(",") if part.strip()):
+        key, sep, number = pair.partition("=")
+        key = key.strip()
+        if not sep or key not in keys:
+            raise ImproperlyConfigured(
+                f"{name} must be key=number pairs with keys among {sorted(keys)}; got {pair!r}."
+            )
+        values[key] = env_int(name, 0, {name: number.strip()}, minimum, maximum)
+    return values
+
+
 def env_database(
     name: str, default_url: str, environ: Mapping[str, str] = os.environ
 ) -> dict[str, Any]:

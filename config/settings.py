@@ -14,7 +14,16 @@ from pathlib import Path
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_database, env_int, env_list, env_str
+from config.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_int_list,
+    env_int_mapping,
+    env_list,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -162,6 +171,32 @@ INFORMATION_REQUEST_WORKING_DAYS = env_int(
 INFORMATION_SUPERVISOR_REMINDER_DAYS = env_int(
     "INFORMATION_SUPERVISOR_REMINDER_DAYS", 2, minimum=1, maximum=30
 )
+# Issue 7: review meetings and reminders. Each attendee is reminded this many minutes
+# before a meeting (48 hours and 2 hours by default; a meeting may set its own).
+MEETING_REMINDER_OFFSET_MINUTES = env_int_list(
+    "MEETING_REMINDER_OFFSET_MINUTES", [48 * 60, 2 * 60], minimum=1, maximum=30 * 24 * 60
+)
+# How often the worker sends the reminders that are due: a reminder lands up to this long
+# after its time. A minute by default; the end-to-end tests shorten it.
+REMINDER_CHECK_SECONDS = env_int("REMINDER_CHECK_SECONDS", 60, minimum=1, maximum=900)
+# A reminder sent more than this long after its time (beat or the workers were down) is
+# marked late.
+REMINDER_LATE_AFTER_SECONDS = env_int("REMINDER_LATE_AFTER_SECONDS", 300, minimum=1)
+# How often a case is reviewed at the team's meeting, by supervision level (days).
+REVIEW_CADENCE_DAYS = env_int_mapping(
+    "REVIEW_CADENCE_DAYS",
+    {"intensive": 30, "maximum": 30, "medium": 91, "minimum": 182},
+    keys={"intensive", "maximum", "medium", "minimum"},
+    minimum=7,
+    maximum=731,
+)
+# A case overdue for review is brought to its officer, and to the team's supervisors when
+# it is still overdue this many days later.
+REVIEW_OVERDUE_SUPERVISOR_DAYS = env_int("REVIEW_OVERDUE_SUPERVISOR_DAYS", 7, minimum=1, maximum=60)
+# An action item's owner is reminded this many days before it is due.
+ACTION_DUE_REMINDER_DAYS = env_int("ACTION_DUE_REMINDER_DAYS", 2, minimum=0, maximum=30)
+# Recurring meetings are generated this many days ahead.
+MEETING_SERIES_HORIZON_DAYS = env_int("MEETING_SERIES_HORIZON_DAYS", 120, minimum=14, maximum=730)
 # Links in e-mails (which carry no case content, only a link) start with this.
 APP_BASE_URL = env_str("APP_BASE_URL", "http://localhost:8000").rstrip("/")
 
@@ -274,6 +309,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "remind-expiring-releases": {
         "task": "victims.tasks.remind_expiring_releases",
         "schedule": crontab(hour=7, minute=15),
+    },
+    "send-due-reminders": {
+        "task": "teams.tasks.send_due_reminders",
+        "schedule": (
+            crontab(minute="*")
+            if REMINDER_CHECK_SECONDS == 60
+            else timedelta(seconds=REMINDER_CHECK_SECONDS)
+        ),
+    },
+    "plan-case-reminders": {
+        "task": "casework.tasks.plan_case_reminders",
+        "schedule": crontab(minute=5),
+    },
+    "extend-meeting-series": {
+        "task": "teams.tasks.extend_meeting_series",
+        "schedule": crontab(hour=1, minute=10),
     },
     "escalate-duty-to-warn": {
         "task": "casework.tasks.escalate_duty_to_warn",

@@ -4,7 +4,9 @@ a throwaway PostgreSQL cluster from the machine's server binaries and a Redis se
 
     python scripts/run_tests.py [pytest arguments]
 
-TEST_DB=sqlite runs on SQLite instead of PostgreSQL (Redis is still started). Missing
+The tests run in one process per core (pytest-xdist; TEST_WORKERS=N sets how many, 0 runs
+them in this process). TEST_DB=sqlite runs on SQLite instead of PostgreSQL (Redis is
+still started). Missing
 system packages (Redis, Chromium) are installed with apt-get when running as root on
 Debian; otherwise the script stops and names what to install.
 """
@@ -180,6 +182,19 @@ class Redis:
             self.process.wait(timeout=10)
 
 
+def parallel(pytest_args: list[str]) -> list[str]:
+    """pytest-xdist options: one test process per core (TEST_WORKERS overrides; 0 runs in
+    this process). Each process gets its own test database (pytest-django) and its own
+    Redis databases (tests/conftest.py). Tests of one module stay in one process, so a
+    module's fixtures are built once."""
+    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in pytest_args):
+        return []
+    workers = os.environ.get("TEST_WORKERS", "").strip() or str(os.cpu_count() or 1)
+    if workers == "0":
+        return []
+    return ["-n", workers, "--dist", "loadscope"]
+
+
 def main(pytest_args: list[str]) -> int:
     ensure_system_packages()
     use_sqlite = os.environ.get("TEST_DB", "postgres").lower() == "sqlite"
@@ -205,7 +220,7 @@ def main(pytest_args: list[str]) -> int:
             env["DATABASE_URL"] = postgres.start()
         else:
             env.pop("DATABASE_URL", None)
-        command = [sys.executable, "-m", "pytest", *pytest_args]
+        command = [sys.executable, "-m", "pytest", *parallel(pytest_args), *pytest_args]
         result = subprocess.run(command, cwd=ROOT, env=env)
         # pytest exits 5 when nothing was collected: that is a failure of the suite here.
         return 1 if result.returncode == 5 else result.returncode

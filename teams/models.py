@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
@@ -153,6 +155,43 @@ class MeetingStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+def default_reminder_offsets() -> list[int]:
+    """Minutes before a meeting at which each attendee is reminded (settings)."""
+    return list(settings.MEETING_REMINDER_OFFSET_MINUTES)
+
+
+class MeetingSeries(models.Model):
+    """A recurring review meeting: an RFC 5545 recurrence rule (for example
+    FREQ=MONTHLY;BYDAY=1TU, the first Tuesday of each month) from which the team's
+    meetings are generated a few months ahead (teams.meetings)."""
+
+    audit_write = AuditedWrites(values_for=("team_id", "rule", "starts_at", "ended_at"))
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="meeting_series")
+    title = models.CharField(max_length=160, default="MDT case review")
+    rule = models.CharField("repeats", max_length=200)
+    starts_at = models.DateTimeField("first meeting")
+    duration_minutes = models.PositiveSmallIntegerField(default=60)
+    location = models.CharField(max_length=200, blank=True)
+    call_link = models.URLField(blank=True)
+    reminder_offsets = models.JSONField(default=default_reminder_offsets)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Meetings are generated up to this moment; the daily task moves it forward.
+    generated_until = models.DateTimeField(null=True, blank=True)
+    # The series was ended: no meeting after this moment is generated.
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["team", "starts_at"]
+        verbose_name_plural = "meeting series"
+
+    def __str__(self) -> str:
+        return f"{self.team} - {self.title} ({self.rule})"
+
+
 class ReviewMeeting(models.Model):
     """A case staffing meeting of one team."""
 
@@ -174,6 +213,30 @@ class ReviewMeeting(models.Model):
         settings.AUTH_USER_MODEL, through="MeetingAttendee", related_name="review_meetings"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    series = models.ForeignKey(
+        MeetingSeries,
+        on_delete=models.PROTECT,
+        related_name="meetings",
+        null=True,
+        blank=True,
+    )
+    # The start the series' rule gave this occurrence (kept when the meeting is moved),
+    # so that generating the series again never makes a second copy of it.
+    occurrence_of = models.DateTimeField(null=True, blank=True)
+    # Minutes before the start at which each attendee is reminded.
+    reminder_offsets = models.JSONField(default=default_reminder_offsets)
+    # iCalendar SEQUENCE: one more each time the meeting is moved or cancelled, so that
+    # calendars replace the invitation they hold.
+    sequence = models.PositiveIntegerField(default=0)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         ordering = ["starts_at"]
@@ -183,10 +246,19 @@ class ReviewMeeting(models.Model):
                 condition=~Q(location="") | ~Q(call_link=""), name="meeting_has_place_or_link"
             ),
             models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="meeting_has_length"),
+            models.UniqueConstraint(
+                fields=["series", "occurrence_of"],
+                name="meeting_once_per_occurrence",
+                condition=Q(series__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.team} - {self.title} ({self.starts_at:%Y-%m-%d %H:%M} UTC)"
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        return self.starts_at + dt.timedelta(minutes=self.duration_minutes)
 
 
 class Rsvp(models.TextChoices):
@@ -197,13 +269,20 @@ class Rsvp(models.TextChoices):
 
 
 class MeetingAttendee(models.Model):
-    audit_write = AuditedWrites(values_for=("meeting_id", "user_id", "rsvp", "attended"))
+    """A person invited to a meeting: a member of the team, or a guest from another team
+    invited for one case (casework.MeetingGuestCase names the case)."""
+
+    audit_write = AuditedWrites(
+        values_for=("meeting_id", "user_id", "rsvp", "attended", "is_guest")
+    )
     meeting = models.ForeignKey(ReviewMeeting, on_delete=models.CASCADE, related_name="attendance")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="meeting_attendance"
     )
     rsvp = models.CharField(max_length=12, choices=Rsvp.choices, default=Rsvp.PENDING)
+    responded_at = models.DateTimeField(null=True, blank=True)
     attended = models.BooleanField(null=True, blank=True)
+    is_guest = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["meeting", "user__username"]
@@ -230,6 +309,19 @@ class NotificationKind(models.TextChoices):
     NEW_VICTIM_REPORT = "new_victim_report", "A possible new victim was disclosed"
     RELEASE_EXPIRING = "release_expiring", "A release of information expires soon"
     INPUT_ACKNOWLEDGED = "input_acknowledged", "Your input was acknowledged"
+    MEETING_SCHEDULED = "meeting_scheduled", "Review meeting scheduled"
+    MEETING_REMINDER = "meeting_reminder", "Review meeting reminder"
+    MEETING_MOVED = "meeting_moved", "Review meeting moved"
+    MEETING_CANCELLED = "meeting_cancelled", "Review meeting cancelled"
+    ACTION_DUE = "action_due", "Action item coming due"
+    REVIEW_OVERDUE = "review_overdue", "Case overdue for review"
+
+
+# Kinds whose e-mail nobody may turn off: a threat to someone's safety (DESIGN rule 1
+# still holds: the e-mail carries no case content).
+ALWAYS_EMAILED: frozenset[str] = frozenset(
+    {NotificationKind.DUTY_TO_WARN, NotificationKind.DUTY_TO_WARN_ESCALATION}
+)
 
 
 class Notification(models.Model):
@@ -297,3 +389,86 @@ class GlossaryTerm(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+
+class NotificationPreference(models.Model):
+    """A person's choice to receive a kind of notification in the app only. Without a
+    row, the notification is e-mailed too (with no case content, only a link)."""
+
+    audit_write = AuditedWrites(values_for=("user_id", "kind", "email"))
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    email = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="preference_once_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind} e-mail {'on' if self.email else 'off'}"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Not sent: the meeting had already started"
+
+
+class Reminder(models.Model):
+    """One message to one person at one time: a reminder before a meeting, a notice of a
+    meeting's changes, an action item coming due, a case overdue for review.
+
+    The key (what, recipient, offset) is unique, so planning twice plans once. The task
+    that runs every minute (teams.tasks.send_due_reminders) claims due rows with
+    SELECT ... FOR UPDATE SKIP LOCKED and sends each in its own transaction
+    (teams.reminders). Not write-audited: each delivery creates a Notification, which is;
+    auditing the row as well would double the audit chain's work on every send.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders"
+    )
+    meeting = models.ForeignKey(
+        ReviewMeeting, on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    offset_minutes = models.PositiveIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=200)
+    link = models.CharField(max_length=300, help_text="A path in the app.")
+    send_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=12, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Sent more than REMINDER_LATE_AFTER_SECONDS after its time (beat or workers were down).
+    late = models.BooleanField(default=False)
+    # One more each time a moved meeting sets a sent reminder going again.
+    revision = models.PositiveIntegerField(default=0)
+    notification = models.ForeignKey(
+        Notification, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["send_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["send_at", "id"],
+                name="reminder_due",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["meeting", "status"], name="reminder_meeting"),
+            models.Index(fields=["recipient", "-send_at"], name="reminder_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient} at {self.send_at:%Y-%m-%d %H:%M}"

@@ -36,8 +36,40 @@ def _redis_version() -> str:
     return f"Redis {info['redis_version']} ({url})"
 
 
+def _isolate_xdist_worker() -> None:
+    """Under pytest-xdist, give each test process its own Redis databases (cache and broker).
+
+    The Celery workers that tests start inherit this process's environment; on a shared
+    broker queue one test's worker would run another test's tasks against the wrong
+    database. pytest-django already gives each process its own test database."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    from django.conf import settings
+
+    number = int(worker[2:])
+    for name, offset in (("REDIS_URL", 0), ("CELERY_BROKER_URL", 1)):
+        url = os.environ.get(name, "")
+        if url.startswith("redis://"):
+            os.environ[name] = f"{url.rsplit('/', 1)[0]}/{2 * number + offset}"
+    if settings.REDIS_URL:
+        settings.REDIS_URL = os.environ["REDIS_URL"]
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {**settings.CACHES["default"], "LOCATION": settings.REDIS_URL},
+        }
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        settings.CELERY_BROKER_URL = os.environ["CELERY_BROKER_URL"]
+        from config.celery_app import app
+
+        # The app reads its configuration lazily; make sure it reads the worker's broker.
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
+
+    _isolate_xdist_worker()
 
     # Hashing passwords at full strength would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

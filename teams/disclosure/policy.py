@@ -42,6 +42,7 @@ class Info(StrEnum):
     INPUT_REQUEST = "input_request"
     INFORMATION_REQUEST = "information_request"
     NEW_VICTIM_REPORT = "new_victim_report"
+    MEETING_MINUTES = "meeting_minutes"
 
 
 INFO_LABELS: dict[Info, str] = {
@@ -60,6 +61,7 @@ INFO_LABELS: dict[Info, str] = {
     Info.INPUT_REQUEST: "Requests for victim input on a proposed decision",
     Info.INFORMATION_REQUEST: "A victim's questions about the case, and the answers",
     Info.NEW_VICTIM_REPORT: "Reports that a possible new victim was disclosed",
+    Info.MEETING_MINUTES: "Minutes of a case's discussion at a review meeting",
 }
 
 
@@ -129,6 +131,15 @@ MATRIX: dict[Info, dict[Role, Access]] = {
     # Treatment and polygraph report a possible new victim; only the case's supervisors
     # and victim representatives read the report (issue 6).
     Info.NEW_VICTIM_REPORT: {_O: A.NONE, _S: A.READ, _V: A.READ, _T: A.CREATE, _P: A.CREATE},
+    # Minutes of a case's discussion at a review meeting (issue 7): the officer or the
+    # supervisor keeps them, at a level each entry names, like a note.
+    Info.MEETING_MINUTES: {
+        _O: A.WRITE,
+        _S: A.WRITE,
+        _V: A.BY_LEVEL,
+        _T: A.BY_LEVEL,
+        _P: A.BY_LEVEL,
+    },
 }
 
 # Kinds whose records each carry a disclosure level chosen by their author.
@@ -139,6 +150,7 @@ LEVELED: frozenset[Info] = frozenset(
         Info.POLYGRAPH_RESULT,
         Info.DECISION_FINAL,
         Info.VICTIM_INPUT,
+        Info.MEETING_MINUTES,
     }
 )
 
@@ -169,6 +181,16 @@ CHOOSABLE: dict[tuple[Info, Role], tuple[str, ...]] = {
         _L.SUPERVISION_AND_VICTIM_SERVICES,
         _L.RESTRICTED,
     ),
+    (Info.MEETING_MINUTES, _O): (
+        _L.TEAM,
+        _L.SUPERVISION,
+        _L.SUPERVISION_AND_VICTIM_SERVICES,
+    ),
+    (Info.MEETING_MINUTES, _S): (
+        _L.TEAM,
+        _L.SUPERVISION,
+        _L.SUPERVISION_AND_VICTIM_SERVICES,
+    ),
     (Info.VICTIM_INPUT, _V): (
         _L.TEAM,
         _L.SUPERVISION_AND_VICTIM_SERVICES,
@@ -184,6 +206,7 @@ DEFAULT_LEVEL: dict[Info, str] = {
     Info.POLYGRAPH_RESULT: _L.SUPERVISION,
     Info.DECISION_FINAL: _L.TEAM,
     Info.VICTIM_INPUT: _L.TEAM,
+    Info.MEETING_MINUTES: _L.TEAM,
 }
 
 
