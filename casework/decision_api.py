@@ -112,7 +112,10 @@ class CaseDecisionViewSet(RestrictedReadOnlyViewSet):
         data = self._body(DecisionCreateSerializer)
         case = data.pop("case")
         supersedes = data.pop("supersedes", None)
-        decision = self._run(decisions.create_decision, case, data, supersedes=supersedes)
+        item = data.pop("agenda_item", None)
+        decision = self._run(
+            decisions.create_decision, case, data, supersedes=supersedes, agenda_item=item
+        )
         return self._read(decision.pk, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

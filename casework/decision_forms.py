@@ -104,6 +104,9 @@ class DecisionForm(DecisionServiceForm):
         },
     )
     supersedes = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The review meeting's item the decision is taken at ("Draft a decision" on the
+    # agenda); the lifecycle checks it is of the same case and visible to the author.
+    agenda_item = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, levels: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -154,6 +157,7 @@ class DecisionForm(DecisionServiceForm):
         """The values for casework.decisions, as typed (the lifecycle checks them)."""
         data = dict(self.cleaned_data)
         data.pop("supersedes", None)
+        data.pop("agenda_item", None)
         return data
 
     @staticmethod

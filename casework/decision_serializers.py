@@ -84,6 +84,7 @@ class CaseDecisionSerializer(serializers.ModelSerializer[CaseDecision]):
             "superseded_by",
             "input_due_at",
             "victim_inputs",
+            "agenda_item",
         ]
         read_only_fields = fields
 
@@ -179,6 +180,13 @@ class DecisionCreateSerializer(DecisionFieldsSerializer):
         allow_null=True,
         min_value=1,
         help_text="A final decision of the same case that this one replaces once final.",
+    )
+    agenda_item = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The review meeting's agenda item (of the same case) the decision is "
+        "taken at; it is listed under that item.",
     )
 
 

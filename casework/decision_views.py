@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.services import record_read
-from casework import decision_rules, decisions, selectors
+from casework import agenda, decision_rules, decisions, selectors
 from casework.decision_forms import (
     ACTION_FORMS,
     PLACE_KINDS,
@@ -26,6 +26,7 @@ from casework.decision_forms import (
     WithdrawForm,
     impact_label,
 )
+from casework.meeting_models import AgendaItem
 from casework.models import Case, CaseDecision, DecisionStatus, Interest
 from teams.disclosure import CaseAccess, case_access, get_visible_or_404
 
@@ -59,6 +60,7 @@ def _form_page(
     status: int,
     decision: CaseDecision | None = None,
     supersedes: CaseDecision | None = None,
+    agenda_item: AgendaItem | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -68,10 +70,23 @@ def _form_page(
             "form": form,
             "decision": decision,
             "supersedes": supersedes,
+            "agenda_item": agenda_item,
             "place_kinds": PLACE_KINDS,
         },
         status=status,
     )
+
+
+def _agenda_item(request: HttpRequest, case: Case, raw: Any) -> AgendaItem | None:
+    """The review meeting's item a new draft is taken at, if the reader may see it and it
+    is of this case (for the page's notice; the lifecycle checks it again on saving)."""
+    if raw in (None, ""):
+        return None
+    try:
+        item = agenda.visible_item_or_404(request.user, raw)
+    except Http404:
+        return None
+    return item if item.case_id == case.pk else None
 
 
 def _superseded(request: HttpRequest, case: Case, raw: Any) -> CaseDecision | None:
@@ -99,16 +114,25 @@ def decision_create(request: HttpRequest, pk: int) -> HttpResponse:
             initial = {**DecisionForm.initial_from(old), "supersedes": old.pk}
         else:
             old = None
+        item = _agenda_item(request, case, request.GET.get("agenda_item"))
+        if item is not None:
+            initial["agenda_item"] = item.pk
         form = DecisionForm(levels=levels, initial=initial)
-        return _form_page(request, case, form, 200, supersedes=old)
+        return _form_page(request, case, form, 200, supersedes=old, agenda_item=item)
     form = DecisionForm(request.POST, levels=levels)
     old = None
+    item = None
     if form.is_valid():
         old = _superseded(request, case, form.cleaned_data.get("supersedes"))
         target = old if old is not None else form.cleaned_data.get("supersedes")
+        item = _agenda_item(request, case, form.cleaned_data.get("agenda_item"))
         try:
             decision = decisions.create_decision(
-                request.user, case, form.service_data(), supersedes=target
+                request.user,
+                case,
+                form.service_data(),
+                supersedes=target,
+                agenda_item=form.cleaned_data.get("agenda_item"),
             )
         except ValidationError as error:
             form.add_service_errors(error)
@@ -119,7 +143,7 @@ def decision_create(request: HttpRequest, pk: int) -> HttpResponse:
                 "supervisors can see it until it is final.",
             )
             return redirect("decision-detail", pk=decision.pk)
-    return _form_page(request, case, form, 400, supersedes=old)
+    return _form_page(request, case, form, 400, supersedes=old, agenda_item=item)
 
 
 @login_required

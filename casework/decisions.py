@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from audit.models import Action
 from audit.services import record
-from casework import decision_rules
+from casework import agenda, decision_rules
 from casework.models import (
     Case,
     CaseDecision,
@@ -394,21 +394,37 @@ def _check_supersedes(case: Case, target: Any, errors: dict[str, list[str]]) -> 
 
 
 def create_decision(
-    author: Any, case: Case, data: Mapping[str, Any], *, supersedes: Any = None
+    author: Any,
+    case: Case,
+    data: Mapping[str, Any],
+    *,
+    supersedes: Any = None,
+    agenda_item: Any = None,
 ) -> CaseDecision:
     """A new draft on the case, by an officer of its team. `supersedes`: a final decision
-    of the same case that this one replaces once final."""
+    of the same case that this one replaces once final. `agenda_item`: the review
+    meeting's item (of the same case, one the author may see) it is taken at."""
     access = case_access(author, case)
     levels = decision_levels(access)
     if not levels:
         raise PermissionDenied("Only an officer on this case's team writes decisions.")
     values, errors = _clean(data, {"kind": "", "disclosure_level": ""}, levels)
     target = _check_supersedes(case, supersedes, errors)
+    item = None
+    try:
+        item = agenda.linkable_item(author, case, agenda_item)
+    except ValidationError as error:
+        errors.update(error.message_dict)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         decision = CaseDecision.objects.create(
-            case=case, author=author, status=S.DRAFT, supersedes=target, **values
+            case=case,
+            author=author,
+            status=S.DRAFT,
+            supersedes=target,
+            agenda_item=item,
+            **values,
         )
         # Field names, kind and level only: the summary and worksheet are case content.
         record(
@@ -421,6 +437,7 @@ def create_decision(
                 "kind": decision.kind,
                 "disclosure_level": decision.disclosure_level,
                 **({"supersedes": target.pk} if target else {}),
+                **({"agenda_item": item.pk} if item else {}),
             },
         )
         if any(values[name] for name in PLACE_FIELDS):

@@ -1,10 +1,12 @@
 from django.urls import path, re_path
 
 from casework import (
+    agenda_views,
     case_update_views,
     decision_views,
     duty_to_warn_views,
     emergency_views,
+    meeting_views,
     supervisor_queue,
     views,
 )
@@ -52,4 +54,29 @@ urlpatterns += [
         decision_views.decision_transition,
         name="decision-transition",
     ),
+]
+
+
+urlpatterns += [
+    path("meetings/<int:pk>/agenda/add/", agenda_views.add_case, name="agenda-add-case"),
+    path("agenda-items/<int:pk>/minutes/", agenda_views.item_minutes, name="agenda-item-minutes"),
+    path("agenda-items/<int:pk>/actions/", agenda_views.item_action, name="agenda-item-action"),
+    path("action-items/<int:pk>/done/", agenda_views.action_done, name="agenda-action-done"),
+]
+
+
+# Review meetings (issue 7): casework.meeting_views.
+urlpatterns += [
+    path("meetings/", meeting_views.meeting_list, name="meeting-list"),
+    path("meetings/new/", meeting_views.meeting_create, name="meeting-create"),
+    path("meetings/series/new/", meeting_views.series_create, name="meeting-series-create"),
+    path("meetings/series/<int:pk>/end/", meeting_views.series_end, name="meeting-series-end"),
+    path("meetings/<int:pk>/", meeting_views.meeting_detail, name="meeting-detail"),
+    path("meetings/<int:pk>/edit/", meeting_views.meeting_edit, name="meeting-edit"),
+    path("meetings/<int:pk>/cancel/", meeting_views.meeting_cancel, name="meeting-cancel"),
+    path("meetings/<int:pk>/rsvp/", meeting_views.meeting_rsvp, name="meeting-rsvp"),
+    path(
+        "meetings/<int:pk>/attendance/", meeting_views.meeting_attendance, name="meeting-attendance"
+    ),
+    path("meetings/<int:pk>/invite.ics", meeting_views.meeting_ics, name="meeting-ics"),
 ]

@@ -17,6 +17,8 @@ from audit.services import record_list, record_read
 from casework import case_updates, collaboration, duty_to_warn_views, selectors, services
 from casework.decisions import may_write_decisions
 from casework.forms import NoteForm, NoteLevelForm
+from casework.meeting_models import ActionItem
+from casework.minutes import open_actions_for
 from casework.models import Case, CaseDecision, CaseNote, CaseStatus
 from casework.panels import panels_for
 from teams.disclosure import CaseAccess, DisclosureLevel, audience, case_access, get_visible_or_404
@@ -247,11 +249,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         from victims.rep_dashboard import rep_dashboard
 
         victim_queue = rep_dashboard(user)
+    my_actions = open_actions_for(user)
+    if my_actions:
+        record_list(user, ActionItem, [action.pk for action in my_actions])
     return render(
         request,
         "dashboard.html",
         {
             "sections": sections,
+            "my_actions": my_actions,
             "meetings": upcoming_meetings(user),
             "has_roles": bool(roles),
             "victim_queue": victim_queue,

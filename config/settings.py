@@ -317,6 +317,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
             if REMINDER_CHECK_SECONDS == 60
             else timedelta(seconds=REMINDER_CHECK_SECONDS)
         ),
+        # A tick still queued when the next one is due adds nothing (every run sends
+        # everything due): let Redis drop it instead of piling ticks up behind a long run.
+        "options": {"expires": REMINDER_CHECK_SECONDS},
     },
     "plan-case-reminders": {
         "task": "casework.tasks.plan_case_reminders",
@@ -376,6 +379,10 @@ SPECTACULAR_SETTINGS = {
         "DisclosureLevelEnum": "teams.disclosure.policy.DisclosureLevel",
         "CaseStatusEnum": "casework.models.CaseStatus",
         "NotificationEventEnum": "victims.models.NotificationEvent",
+        # Review meetings (issue 7): an attendee's state, and what they may answer.
+        "RsvpEnum": "teams.models.Rsvp",
+        "RsvpAnswerEnum": "teams.meetings.ANSWER_CHOICES",
+        "MeetingStatusEnum": "teams.models.MeetingStatus",
     },
 }
 

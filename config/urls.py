@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from casework import views as casework_views
 from config import health
-from teams import notification_views
+from teams import notification_views, preference_views
 
 urlpatterns = [
     path("", casework_views.dashboard, name="dashboard"),
@@ -20,6 +20,11 @@ urlpatterns = [
     path("", include("teams.urls")),
     path("audit/", include("audit.urls")),
     path("notifications/", notification_views.inbox, name="notifications"),
+    path(
+        "notifications/preferences/",
+        preference_views.preferences_page,
+        name="notification-preferences",
+    ),
     path(
         "notifications/<int:pk>/open/",
         notification_views.open_notification,

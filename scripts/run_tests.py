@@ -192,7 +192,9 @@ def parallel(pytest_args: list[str]) -> list[str]:
     workers = os.environ.get("TEST_WORKERS", "").strip() or str(os.cpu_count() or 1)
     if workers == "0":
         return []
-    return ["-n", workers, "--dist", "loadscope"]
+    # In collection order, not largest module first: tests/conftest.py puts the modules
+    # with long real-process tests first, so that they overlap the rest of the suite.
+    return ["-n", workers, "--dist", "loadscope", "--no-loadscope-reorder"]
 
 
 def main(pytest_args: list[str]) -> int:

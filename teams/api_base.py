@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -43,6 +44,17 @@ def drf_errors(error: DjangoValidationError) -> serializers.ValidationError:
             }
         )
     return serializers.ValidationError({"non_field_errors": error.messages})
+
+
+def call_service(request: Request, service: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a service as the signed-in user; its answers as HTTP errors: a field error is
+    a 400 naming the field, acting outside one's role a 403."""
+    try:
+        return service(request.user, *args, **kwargs)
+    except DjangoValidationError as error:
+        raise drf_errors(error) from None
+    except DjangoPermissionDenied as error:
+        raise PermissionDenied(str(error)) from None
 
 
 class RejectUnknownFieldsMixin:

@@ -237,6 +237,8 @@ class ReviewMeeting(models.Model):
         null=True,
         blank=True,
     )
+    # Shown to everyone invited (guests of other teams too): no case details.
+    cancel_reason = models.CharField("why it was cancelled", max_length=500, blank=True)
 
     class Meta:
         ordering = ["starts_at"]

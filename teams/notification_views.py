@@ -17,9 +17,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from audit.services import record_list
-from teams.models import Notification
+from teams.models import Notification, Reminder
+from teams.reminders import pending_for
 
 NOTIFICATIONS_PER_PAGE = 25
+UPCOMING_REMINDERS = 20
 
 
 def own_notifications(user: Any) -> QuerySet[Notification]:
@@ -36,7 +38,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
     # A title names a case: the list shown is recorded like any other list.
     record_list(request.user, Notification, [row.pk for row in page.object_list])
-    return render(request, "teams/notifications.html", {"page": page})
+    # The person's own reminders still to come; their titles may name a case too.
+    upcoming = list(
+        pending_for(request.user).only("pk", "kind", "title", "send_at")[:UPCOMING_REMINDERS]
+    )
+    record_list(request.user, Reminder, [row.pk for row in upcoming])
+    return render(request, "teams/notifications.html", {"page": page, "upcoming": upcoming})
 
 
 def safe_link(link: str) -> str:

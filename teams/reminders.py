@@ -1,9 +1,10 @@
 """Reminders that fire exactly once (issue 7; DESIGN.md "Reminders with Celery").
 
 A reminder is a row (teams.Reminder) with a unique key naming what it is about, who gets
-it and, for a meeting, the offset; its `send_at` says when. Planning writes rows and
-nothing else (bulk, ignoring keys that exist), so planning twice plans once. Sending is
-done by `send_due()`, which the beat task runs every REMINDER_CHECK_SECONDS:
+it and, for a meeting, the offset; its `send_at` says when. Planning writes rows (bulk,
+ignoring keys that exist), so planning twice plans once; planning a meeting again also
+cancels the pending rows of people or offsets no longer on it. Sending is done by
+`send_due()`, which the beat task runs every REMINDER_CHECK_SECONDS:
 
 * each row is claimed with SELECT ... FOR UPDATE SKIP LOCKED and sent in its own
   transaction, which also creates the in-app notification and marks the row sent. Two
@@ -18,7 +19,10 @@ done by `send_due()`, which the beat task runs every REMINDER_CHECK_SECONDS:
   notification is created exactly once (its key is unique too);
 * a row found after its time (beat or the workers were down) is sent once, marked late
   when it is more than REMINDER_LATE_AFTER_SECONDS behind, except a meeting reminder whose
-  meeting has started: that one is marked skipped.
+  meeting has started: that one is marked skipped (so is an invitation or a notice of a
+  move for a meeting that is cancelled, or over);
+* a row whose sending fails is rolled back, stays pending and is set aside for the rest
+  of the run: one bad row never blocks the others, and nothing is lost.
 
 No ETA or countdown task is ever queued: the schedule lives in the database, where a
 restart of Redis or of the workers cannot lose it.
@@ -98,8 +102,26 @@ def _attendee_ids(meeting: ReviewMeeting) -> list[int]:
     )
 
 
+def _create(rows: list[Reminder]) -> int:
+    """Insert the rows whose key does not exist yet; returns how many that was.
+    (`bulk_create(ignore_conflicts=True)` returns every row it was given, inserted or
+    not, so the count comes from the keys found first. Two planners racing may both
+    count a row; the unique key still lets only one of them insert it.)"""
+    if not rows:
+        return 0
+    existing = set(
+        Reminder.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True)
+    )
+    new = [row for row in rows if row.key not in existing]
+    Reminder.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
 def plan_meeting(meeting: ReviewMeeting, now: dt.datetime | None = None) -> int:
-    """Rows for each attendee and offset of a scheduled meeting whose time is still ahead.
+    """Bring a scheduled meeting's reminders in line with its attendees and offsets:
+    a row for each attendee and offset whose time is still ahead; the pending rows of
+    people no longer invited (or who declined) and of offsets taken away are cancelled;
+    a cancelled row that is wanted again (someone declined, then accepted) waits again.
     Idempotent: call it after any change of attendees or offsets. Offsets whose time has
     passed get no row (a meeting scheduled at short notice is announced by its
     invitation instead). Returns the number of rows created."""
@@ -107,26 +129,45 @@ def plan_meeting(meeting: ReviewMeeting, now: dt.datetime | None = None) -> int:
     if meeting.status != MeetingStatus.SCHEDULED:
         return 0
     link = ics.meeting_link(meeting)
+    offsets = sorted(set(meeting.reminder_offsets), reverse=True)
+    attendees = _attendee_ids(meeting)
+    ours = Reminder.objects.filter(meeting=meeting, kind=NotificationKind.MEETING_REMINDER)
     rows = []
-    for offset in sorted(set(meeting.reminder_offsets), reverse=True):
-        send_at = meeting.starts_at - dt.timedelta(minutes=offset)
-        if send_at <= now:
-            continue
-        title = _meeting_title(meeting, f"Review meeting in {offset_label(offset)}")
-        for user_id in _attendee_ids(meeting):
-            rows.append(
-                Reminder(
-                    key=meeting_reminder_key(meeting.pk, offset, user_id),
-                    kind=NotificationKind.MEETING_REMINDER,
-                    recipient_id=user_id,
-                    meeting=meeting,
-                    offset_minutes=offset,
-                    title=title,
-                    link=link,
-                    send_at=send_at,
-                )
+    with transaction.atomic():
+        # Not by time: a row already due but not yet sent must still go.
+        ours.filter(status=ReminderStatus.PENDING).filter(
+            ~Q(recipient_id__in=attendees) | ~Q(offset_minutes__in=offsets)
+        ).update(status=ReminderStatus.CANCELLED, updated_at=now)
+        for offset in offsets:
+            send_at = meeting.starts_at - dt.timedelta(minutes=offset)
+            if send_at <= now:
+                continue
+            title = _meeting_title(meeting, f"Review meeting in {offset_label(offset)}")
+            # A cancelled row was never sent at its revision: it can simply wait again.
+            ours.filter(
+                status=ReminderStatus.CANCELLED, offset_minutes=offset, recipient_id__in=attendees
+            ).update(
+                status=ReminderStatus.PENDING,
+                send_at=send_at,
+                title=title,
+                sent_at=None,
+                late=False,
+                updated_at=now,
             )
-    return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
+            for user_id in attendees:
+                rows.append(
+                    Reminder(
+                        key=meeting_reminder_key(meeting.pk, offset, user_id),
+                        kind=NotificationKind.MEETING_REMINDER,
+                        recipient_id=user_id,
+                        meeting=meeting,
+                        offset_minutes=offset,
+                        title=title,
+                        link=link,
+                        send_at=send_at,
+                    )
+                )
+        return _create(rows)
 
 
 def announce(
@@ -157,40 +198,53 @@ def announce(
         )
         for user_id in ids
     ]
-    return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
+    return _create(rows)
 
 
 def move_meeting_reminders(meeting: ReviewMeeting, now: dt.datetime | None = None) -> int:
     """After a meeting moved: each of its reminders follows the new start. One whose new
-    time is ahead waits again (sent ones too: a reminder of the old time says nothing of
-    the new one); one whose new time has passed, and was not sent, is skipped. Then rows
-    are added for attendees or offsets that had none. Returns the rows changed."""
+    time is ahead waits again (sent ones too, with the next revision: a reminder of the
+    old time says nothing of the new one); one whose new time has passed, and was not
+    sent, is skipped. Rows of people no longer invited, or of offsets taken away, do not
+    come back. Then plan_meeting() adds rows for attendees or offsets that had none.
+    Runs in one transaction (its own, or the caller's). Returns the rows changed."""
     now = now or timezone.now()
-    changed = 0
-    rows = list(
-        Reminder.objects.select_for_update()
-        .filter(meeting=meeting, kind=NotificationKind.MEETING_REMINDER)
-        .exclude(status=ReminderStatus.CANCELLED)
-    )
-    for row in rows:
-        assert row.offset_minutes is not None
-        send_at = meeting.starts_at - dt.timedelta(minutes=row.offset_minutes)
-        row.title = _meeting_title(meeting, f"Review meeting in {offset_label(row.offset_minutes)}")
-        if send_at > now:
-            if row.status != ReminderStatus.PENDING:
-                row.revision += 1
-            row.status, row.sent_at, row.late = ReminderStatus.PENDING, None, False
-            row.send_at = send_at
-        elif row.status == ReminderStatus.PENDING:
-            row.status, row.send_at = ReminderStatus.SKIPPED, send_at
-        else:
-            continue
-        changed += 1
-    Reminder.objects.bulk_update(
-        rows, ["title", "status", "sent_at", "late", "send_at", "revision", "updated_at"]
-    )
-    plan_meeting(meeting, now)
-    return changed
+    if meeting.status != MeetingStatus.SCHEDULED:
+        return 0
+    attendees = set(_attendee_ids(meeting))
+    offsets = set(meeting.reminder_offsets)
+    changed: list[Reminder] = []
+    with transaction.atomic():
+        # Locked: a row being sent right now is moved after its send commits, so a sent
+        # row is always seen as sent and gets its next revision.
+        rows = (
+            Reminder.objects.select_for_update()
+            .filter(meeting=meeting, kind=NotificationKind.MEETING_REMINDER)
+            .exclude(status=ReminderStatus.CANCELLED)
+        )
+        for row in rows:
+            assert row.offset_minutes is not None
+            if row.recipient_id not in attendees or row.offset_minutes not in offsets:
+                continue  # plan_meeting() cancels it if it is still pending
+            send_at = meeting.starts_at - dt.timedelta(minutes=row.offset_minutes)
+            label = offset_label(row.offset_minutes)
+            row.title = _meeting_title(meeting, f"Review meeting in {label}")
+            if send_at > now:
+                if row.status != ReminderStatus.PENDING:
+                    row.revision += 1
+                row.status, row.sent_at, row.late = ReminderStatus.PENDING, None, False
+                row.send_at = send_at
+            elif row.status == ReminderStatus.PENDING:
+                row.status, row.send_at = ReminderStatus.SKIPPED, send_at
+            else:
+                continue
+            row.updated_at = now  # bulk_update does not touch auto_now fields
+            changed.append(row)
+        Reminder.objects.bulk_update(
+            changed, ["title", "status", "sent_at", "late", "send_at", "revision", "updated_at"]
+        )
+        plan_meeting(meeting, now)
+    return len(changed)
 
 
 def cancel_meeting_reminders(meeting: ReviewMeeting) -> int:
@@ -215,7 +269,7 @@ def cancel_for_attendee(meeting: ReviewMeeting, user_id: int) -> int:
 def plan(rows: Iterable[Reminder]) -> int:
     """Rows planned by other apps (action items, reviews): created unless their key
     exists. Returns the number created."""
-    return len(Reminder.objects.bulk_create(list(rows), ignore_conflicts=True))
+    return _create(list(rows))
 
 
 def cancel_keys(prefix: str) -> int:
@@ -234,6 +288,7 @@ class SendReport:
     late: int = 0
     skipped: int = 0
     emailed: int = 0
+    failed: int = 0  # raised while sending: left pending for the next run
     lateness: list[float] = field(default_factory=list)  # seconds behind, per row sent
 
     @property
@@ -250,26 +305,44 @@ def due() -> Any:
 
 def send_due(limit: int | None = None, seconds: float | None = None) -> SendReport:
     """Send every due row (at most `limit`, for at most `seconds`), each in its own
-    transaction. Safe to run on many workers at once: see the module's docstring."""
+    transaction. Safe to run on many workers at once: see the module's docstring.
+
+    A row whose sending raises is rolled back (it stays pending) and set aside for the
+    rest of this run, so that one bad row cannot hold back everyone else's reminders:
+    being first in line, it would otherwise be claimed and fail again forever. The next
+    run tries it again."""
     report = SendReport()
     stop_at = time.monotonic() + seconds if seconds else None
+    failed: list[int] = []
+    # Each meeting's calendar file, made once per run (not once per attendee).
+    invitations: dict[tuple[int, int], bytes] = {}
     while limit is None or report.sent + report.skipped < limit:
         if stop_at is not None and time.monotonic() > stop_at:
             break
-        with transaction.atomic():
-            row = (
-                due()
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("recipient", "meeting", "meeting__team")
-                .first()
-            )
-            if row is None:
-                break
-            _send(row, report)
+        claimed: int | None = None
+        try:
+            with transaction.atomic():
+                row = (
+                    due()
+                    .exclude(pk__in=failed)
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .select_related("recipient", "meeting", "meeting__team")
+                    .first()
+                )
+                if row is None:
+                    break
+                claimed = row.pk
+                _send(row, report, invitations)
+        except Exception:
+            if claimed is None:
+                raise  # the claim itself failed (the database is away): nothing to set aside
+            logger.exception("reminder %s could not be sent; it is tried again next run", claimed)
+            failed.append(claimed)
+            report.failed += 1
     return report
 
 
-def _send(row: Reminder, report: SendReport) -> None:
+def _send(row: Reminder, report: SendReport, invitations: dict[tuple[int, int], bytes]) -> None:
     now = timezone.now()
     meeting = row.meeting
     if meeting is not None and (
@@ -278,31 +351,42 @@ def _send(row: Reminder, report: SendReport) -> None:
             and (meeting.status != MeetingStatus.SCHEDULED or meeting.starts_at <= now)
         )
         or (
+            # An invitation to a meeting that was cancelled, or is over (the workers were
+            # down across it), invites to nothing.
             row.kind in (NotificationKind.MEETING_SCHEDULED, NotificationKind.MEETING_MOVED)
-            and meeting.status == MeetingStatus.CANCELLED
+            and (meeting.status == MeetingStatus.CANCELLED or meeting.ends_at <= now)
         )
     ):
         row.status = ReminderStatus.SKIPPED
         row.save(update_fields=["status", "updated_at"])
         report.skipped += 1
         return
+    if not row.recipient.is_active:
+        # The account was closed after the row was planned: nobody to tell.
+        row.status = ReminderStatus.CANCELLED
+        row.save(update_fields=["status", "updated_at"])
+        report.skipped += 1
+        return
     behind = (now - row.send_at).total_seconds()
-    emailed_at = _email(row) if row.recipient.is_active else None
-    notification = None
-    if row.recipient.is_active:
-        notification = Notification.objects.create(
-            recipient=row.recipient,
-            kind=row.kind,
-            title=row.title,
-            link=row.link,
-            key=f"reminder:{row.pk}:{row.revision}",
-            emailed_at=emailed_at,
-        )
+    row.late = behind > settings.REMINDER_LATE_AFTER_SECONDS
+    if row.late and row.kind == NotificationKind.MEETING_REMINDER and meeting is not None:
+        # "in 48 hours" no longer holds for a reminder sent after an outage: say how long
+        # is actually left.
+        left = max(int((meeting.starts_at - now).total_seconds() // 60), 1)
+        row.title = _meeting_title(meeting, f"Review meeting in {offset_label(left)}")
+    emailed_at = _email(row, invitations)
+    notification = Notification.objects.create(
+        recipient=row.recipient,
+        kind=row.kind,
+        title=row.title,
+        link=row.link,
+        key=f"reminder:{row.pk}:{row.revision}",
+        emailed_at=emailed_at,
+    )
     row.status = ReminderStatus.SENT
     row.sent_at = now
-    row.late = behind > settings.REMINDER_LATE_AFTER_SECONDS
     row.notification = notification
-    row.save(update_fields=["status", "sent_at", "late", "notification", "updated_at"])
+    row.save(update_fields=["status", "sent_at", "late", "title", "notification", "updated_at"])
     report.sent += 1
     report.late += int(row.late)
     report.emailed += int(emailed_at is not None)
@@ -314,14 +398,18 @@ def message_id(row: Reminder) -> str:
     return f"<reminder-{row.pk}.{row.revision}@{host}>"
 
 
-def _email(row: Reminder) -> dt.datetime | None:
+def _email(row: Reminder, invitations: dict[tuple[int, int], bytes]) -> dt.datetime | None:
     recipient: User = row.recipient
     if not recipient.email or email_off([recipient.pk], row.kind):
         return None
     details, attachments = "", []
     if row.kind in MEETING_KINDS and row.meeting is not None:
-        details = ics.details(row.meeting)
-        attachments = [(ics.filename(row.meeting), ics.invitation(row.meeting), ics.CONTENT_TYPE)]
+        meeting = row.meeting
+        details = ics.details(meeting)
+        key = (meeting.pk, meeting.sequence)
+        if key not in invitations:
+            invitations[key] = ics.invitation(meeting)
+        attachments = [(ics.filename(meeting), invitations[key], ics.CONTENT_TYPE)]
     mail = message(
         row.kind,
         recipient.email,
@@ -341,7 +429,9 @@ def _email(row: Reminder) -> dt.datetime | None:
 
 
 def pending_for(user: Any) -> Any:
-    """A person's own reminders still to come (their reminders page)."""
-    return Reminder.objects.filter(recipient_id=user.pk, status=ReminderStatus.PENDING).filter(
-        Q(meeting__isnull=True) | Q(meeting__status=MeetingStatus.SCHEDULED)
+    """A person's own reminders still to come, soonest first (the notifications page)."""
+    return (
+        Reminder.objects.filter(recipient_id=user.pk, status=ReminderStatus.PENDING)
+        .filter(Q(meeting__isnull=True) | Q(meeting__status=MeetingStatus.SCHEDULED))
+        .order_by("send_at", "id")
     )

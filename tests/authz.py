@@ -1537,6 +1537,10 @@ EXEMPT: dict[str, str] = {
     "api:notification-list": "one's own notifications (test_notifications)",
     "api:notification-detail": "one's own notifications (test_notifications)",
     "api:notification-read": "marks one's own notification read (test_notifications)",
+    # One's own e-mail preferences: no case content, nobody else's can be named:
+    # tests/test_notification_preferences.py.
+    "notification-preferences": "one's own e-mail preferences (test_notification_preferences)",
+    "api:notification-preferences": "one's own (test_notification_preferences)",
     # A decision's lifecycle actions: every action, person and state, through the page
     # and the API, in tests/test_decisions.py (the generic matrix reads; these write).
     "decision-transition": "POST only; lifecycle (test_decisions::test_action_permissions)",
@@ -1613,6 +1617,43 @@ EXEMPT: dict[str, str] = {
     "api:victim-preference-detail": "the victim's reps only (test_victim_records)",
     "api:protective-order-list": "who sees the victim; pseudonym (test_victim_records)",
     "api:protective-order-detail": "who sees the victim; pseudonym (test_victim_records)",
+    # Issue 7, the agenda (A2): each route, each role as a member, of another team, a
+    # guest for one case, signed out and the administrator, in tests/test_agenda.py and
+    # tests/test_agenda_api.py (test_route_permissions); each person's copy of an agenda
+    # is computed from the policy in tests/test_agenda.py.
+    "agenda-add-case": "POST; the meeting's attendees (test_agenda)",
+    "agenda-item-minutes": "POST; the team's officer, supervisor (test_agenda)",
+    "agenda-item-action": "POST; the team's officer, supervisor (test_agenda)",
+    "agenda-action-done": "POST; owner, officer, supervisor (test_agenda)",
+    "api:agenda-item-list": "items by the policy; attendees add (test_agenda_api)",
+    "api:agenda-item-detail": "items by the policy (test_agenda_api)",
+    "api:minute-entry-list": "minutes by level; officer, supervisor write (test_agenda_api)",
+    "api:minute-entry-detail": "minutes by level (test_agenda_api)",
+    "api:action-item-list": "actions on visible items, one's own (test_agenda_api)",
+    "api:action-item-detail": "PATCH: owner, officer, supervisor (test_agenda_api)",
+    # Issue 7, meetings (A1): not case records but a team's; seen by its members and its
+    # guests. Each route, each role as a member, of another team, a guest, signed out
+    # and the administrator, with the denied 404s recorded: test_route_permissions in
+    # tests/test_meetings.py (pages) and tests/test_meeting_api.py (API).
+    "meeting-list": "one's teams' meetings and one's guest invitations (test_meetings)",
+    "meeting-create": "the team's officers and supervisors (test_meetings)",
+    "meeting-series-create": "the team's officers and supervisors (test_meetings)",
+    "meeting-series-end": "the team's officers, supervisors, the creator (test_meetings)",
+    "meeting-detail": "the team's members and the meeting's guests (test_meetings)",
+    "meeting-edit": "officers, supervisors, the creator (test_meetings)",
+    "meeting-cancel": "officers, supervisors, the creator (test_meetings)",
+    "meeting-rsvp": "POST; the people invited (test_meetings)",
+    "meeting-attendance": "the team's officers and supervisors (test_meetings)",
+    "meeting-ics": "the people invited; team, time, place only (test_meetings)",
+    "api:meeting-list": "members and guests (test_meeting_api)",
+    "api:meeting-detail": "members and guests; PATCH moves (test_meeting_api)",
+    "api:meeting-cancel": "POST; officers, supervisors, the creator (test_meeting_api)",
+    "api:meeting-rsvp": "POST; the people invited (test_meeting_api)",
+    "api:meeting-attendance": "POST; officers and supervisors (test_meeting_api)",
+    "api:meeting-ics": "the people invited (test_meeting_api)",
+    "api:meeting-series-list": "the team's members (test_meeting_api)",
+    "api:meeting-series-detail": "the team's members (test_meeting_api)",
+    "api:meeting-series-end": "POST; officers, supervisors, the creator (test_meeting_api)",
 }
 EXEMPT_PREFIXES: dict[str, str] = {"admin:": "Django admin (tested separately)"}
 

@@ -66,6 +66,22 @@ def _isolate_xdist_worker() -> None:
         app.conf.broker_url = settings.CELERY_BROKER_URL
 
 
+# Modules with these markers hold the long tests (real worker processes waiting out
+# schedules, a browser): they run first, so that under pytest-xdist they overlap the rest
+# of the suite instead of finishing it alone.
+SLOW_MARKERS = ("services", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow_modules = {
+        item.nodeid.split("::")[0]
+        for item in items
+        if isinstance(item, pytest.Function)
+        and any(item.get_closest_marker(m) for m in SLOW_MARKERS)
+    }
+    items.sort(key=lambda item: 0 if item.nodeid.split("::")[0] in slow_modules else 1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
 

@@ -193,3 +193,43 @@ def test_the_audit_benchmark_runs_at_the_smallest_scale() -> None:
     ):
         assert expected in output, output[-3000:]
     print(f"bench/audit.py at the smallest scale: {time.monotonic() - started:.0f} s")
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server (make test)")
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_reminders_benchmark_sends_each_reminder_once() -> None:
+    """bench/reminders.py at a small count, on the test database (its DATABASE_URL path:
+    already migrated, which saves the half-minute of a new cluster's migrate; only the
+    run's own rows are counted): two real workers on its own Redis send every row, and
+    none twice."""
+    from tests.processes import database_url
+
+    env = {**os.environ, "DATABASE_URL": database_url()}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "reminders.py"), "--count", "200"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    for expected in (
+        "200 reminders bulk-created in",
+        "time from the first task sent until the last row committed",
+        "sends per second",
+        "rows per worker (their task logs): bench-w1 ",
+        "duplicates: 0 (",
+        "lost: 0 (not sent 0, sent without a notification 0, without an e-mail 0)",
+        "e-mails not from these rows: 0",
+        "lateness (sent_at - send_at): p50",
+        "each reminder sent once",
+    ):
+        assert expected in output, output[-3000:]
+    workers = re.search(r"bench-w1 ([\d,]+), bench-w2 ([\d,]+)", output)
+    assert workers is not None, output[-3000:]
+    assert sum(int(n.replace(",", "")) for n in workers.groups()) == 200
+    print(f"bench/reminders.py --count 200: {time.monotonic() - started:.0f} s")

@@ -8,9 +8,7 @@ Needs the Redis server that the test tooling starts (`make test`, scripts/run_te
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,62 +23,21 @@ from django.utils.dateparse import parse_datetime
 
 from config.celery_app import app as celery_app
 from config.tasks import HEARTBEAT_KEY
+from tests.processes import ROOT, celery_command, require_redis, stop, tail
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKER_START_TIMEOUT = 60.0
 HEARTBEAT_TIMEOUT = 30.0
-SHUTDOWN_TIMEOUT = 20.0
 # A name of our own, so that the ping below reaches this worker and no other one.
 WORKER_NAME = f"pytest-{os.getpid()}@localhost"
 
 pytestmark = pytest.mark.services
 
 
-def _celery_command(*args: str) -> list[str]:
-    script = Path(sys.executable).parent / "celery"
-    if script.exists():
-        return [str(script), "-A", "config", *args]
-    return [sys.executable, "-m", "celery", "-A", "config", *args]
-
-
-def _tail(log: Path, lines: int = 40) -> str:
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:
-        return "(no worker log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Warm shutdown first; kill the worker's process group if it does not go."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=SHUTDOWN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        # The worker runs in its own session, so its group is exactly the worker, its pool
-        # child and its beat child.
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _require_redis() -> None:
-    missing = [name for name in ("REDIS_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
-    if missing:
-        pytest.fail(
-            f"{', '.join(missing)} not set: this test needs the Redis server started by the "
-            "test tooling. Run the suite with `make test` (scripts/run_tests.py)."
-        )
-    if not os.environ["CELERY_BROKER_URL"].startswith(("redis://", "rediss://")):
-        pytest.fail("CELERY_BROKER_URL must point at Redis; run the suite with `make test`.")
-
-
 @contextmanager
 def running_worker(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """A worker with embedded beat, on this process's environment (the run's Redis)."""
     log = workdir / "worker.log"
-    command = _celery_command(
+    command = celery_command(
         "worker",
         "--beat",
         "--loglevel=INFO",
@@ -102,12 +59,12 @@ def running_worker(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Pat
     try:
         yield process, log
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.mark.django_db
 def test_worker_and_beat_record_heartbeat_seen_by_health_check(tmp_path: Path, client) -> None:
-    _require_redis()
+    require_redis()
     # The cache is shared with every other user of this Redis: start from no heartbeat.
     cache.delete(HEARTBEAT_KEY)
     assert cache.get(HEARTBEAT_KEY) is None
@@ -125,12 +82,12 @@ def _check_worker(
     deadline = time.monotonic() + WORKER_START_TIMEOUT + HEARTBEAT_TIMEOUT
     beat = None
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"worker exited with {process.returncode}:\n{_tail(log)}"
+        assert process.poll() is None, f"worker exited with {process.returncode}:\n{tail(log)}"
         beat = cache.get(HEARTBEAT_KEY)
         if beat is not None:
             break
         time.sleep(0.25)
-    assert beat is not None, f"no heartbeat within the time limit; worker log:\n{_tail(log)}"
+    assert beat is not None, f"no heartbeat within the time limit; worker log:\n{tail(log)}"
     assert isinstance(beat, str)
     seen = parse_datetime(beat)
     assert seen is not None, f"heartbeat is not a timestamp: {beat!r}"
@@ -140,20 +97,20 @@ def _check_worker(
     # Beat runs inside the worker (its schedule fires once a minute, too slow to wait for).
     deadline = time.monotonic() + 10
     while "beat: Starting" not in log.read_text(errors="replace"):
-        assert time.monotonic() < deadline, f"beat did not start; worker log:\n{_tail(log)}"
+        assert time.monotonic() < deadline, f"beat did not start; worker log:\n{tail(log)}"
         time.sleep(0.25)
 
     # (b) The worker answers a ping, as an operator's `celery inspect ping` sees it. Naming the
     # destination lets the command return on the first reply instead of waiting out the timeout.
     ping = subprocess.run(
-        _celery_command("inspect", "ping", "--timeout", "10", "--destination", WORKER_NAME),
+        celery_command("inspect", "ping", "--timeout", "10", "--destination", WORKER_NAME),
         cwd=ROOT,
         env=dict(os.environ),
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert ping.returncode == 0, f"{ping.stdout}\n{ping.stderr}\nworker log:\n{_tail(log)}"
+    assert ping.returncode == 0, f"{ping.stdout}\n{ping.stderr}\nworker log:\n{tail(log)}"
     assert "pong" in ping.stdout, ping.stdout
     assert WORKER_NAME in ping.stdout, ping.stdout
 

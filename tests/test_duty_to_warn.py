@@ -43,6 +43,16 @@ from teams.disclosure.grants import grant_case_access
 from teams.models import Membership, Notification, NotificationKind, Team, User
 from teams.roles import Role
 from tests import factories as f
+from tests.processes import (
+    ROOT,
+    Service,
+    celery_command,
+    database_url,
+    require_redis,
+    stop,
+    tail,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -824,41 +834,28 @@ def test_a_run_skips_the_report_another_run_holds_and_never_waits() -> None:
 # --- End to end: a real worker and beat on the run's Redis and PostgreSQL ---------------
 
 
-ROOT = Path(__file__).resolve().parent.parent
 E2E_CHECK_SECONDS = 5
 E2E_WORKER_NAME = f"pytest-dtw-{os.getpid()}@localhost"
-
-
-def _database_url() -> str:
-    """The test database (pytest-django's, not the one DATABASE_URL names) as a URL the
-    worker's settings read."""
-    db = connection.settings_dict
-    auth = db["USER"] or ""
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
 def escalating_worker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
     """A Celery worker with embedded beat on the run's Redis and the test database, that
     escalates after one minute and looks for due reports every few seconds."""
-    from tests.test_celery_worker import _celery_command, _require_redis, _stop
-
-    _require_redis()
+    require_redis()
     if connection.vendor != "postgresql":
         pytest.skip("the worker shares the test database: PostgreSQL only (make test)")
     log = tmp_path / "worker.log"
     var = tmp_path / "var"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DUTY_TO_WARN_ESCALATION_MINUTES": "1",
         "DUTY_TO_WARN_CHECK_SECONDS": str(E2E_CHECK_SECONDS),
         "EMAIL_MODE": "file",
         "VAR_DIR": str(var),
     }
-    command = _celery_command(
+    command = celery_command(
         "worker",
         "--beat",
         "--loglevel=INFO",
@@ -880,26 +877,16 @@ def escalating_worker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes],
     try:
         yield process, log, var / "mail"
     finally:
-        _stop(process)
-
-
-def _tail(log: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no worker log)"
+        stop(process)
 
 
 def _wait_for(
     condition: Any, timeout: float, process: subprocess.Popen[bytes], log: Path, what: str
 ) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"worker exited:\n{_tail(log)}"
-        if condition():
-            return time.monotonic()
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not within {timeout:.0f} s; worker log:\n{_tail(log)}")
+    worker = Service("worker", process, log)
+    return wait_for(
+        condition, timeout, what, lambda: f"worker log:\n{tail(log, 60)}", [worker], every=0.5
+    )
 
 
 @pytest.mark.services

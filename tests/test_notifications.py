@@ -88,8 +88,9 @@ def test_inbox_lists_own_notifications_newest_first_with_unread_highlighted(
     for row in mine[1:]:
         assert f'<tr id="notification-{row.pk}" class="notification highlight unread">' in page
     assert "3 notifications, 2 unread." in page
-    event = AuditEvent.objects.filter(actor=me, action=Action.LIST).latest("seq")
-    assert event.target_type == "teams.notification"
+    event = AuditEvent.objects.filter(
+        actor=me, action=Action.LIST, target_type="teams.notification"
+    ).latest("seq")
     assert event.detail["ids"] == [str(row.pk) for row in reversed(mine)]
 
 

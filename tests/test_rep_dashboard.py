@@ -271,6 +271,7 @@ def test_the_dashboard_does_not_query_more_with_more_rows(world: World) -> None:
     # 11 releases expiring, 12 new-victim reports; 13 the count of place conflicts; the
     # victims' names for the rows: 14 their case links, 15-16 the cases where identity and
     # locating are shown, 17-18 the active releases' grants and items.
-    # 19 meetings, 20 the navigation's roles, 21 unread notifications, 22 emergency access
-    # for the audit events, 23 the audit insert (the ids shown, in one statement).
-    assert few == many == 23
+    # 19 my open action items (issue 7), 20 meetings, 21 the navigation's roles, 22 unread
+    # notifications, 23 emergency access for the audit events, 24 the audit insert (the
+    # ids shown, in one statement).
+    assert few == many == 24

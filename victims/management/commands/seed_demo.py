@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from casework import agenda
 from casework.models import (
     Case,
     CaseDecision,
@@ -29,12 +30,15 @@ from casework.models import (
     Supervisee,
     SupervisionLevel,
 )
+from teams import meetings, recurrence
 from teams.disclosure import DisclosureLevel
 from teams.glossary import anchor_for
+from teams.meetings import Details
 from teams.models import (
     Discipline,
     GlossaryTerm,
-    MeetingAttendee,
+    MeetingSeries,
+    MeetingStatus,
     Membership,
     ReviewMeeting,
     Team,
@@ -42,6 +46,10 @@ from teams.models import (
 )
 from teams.roles import Role
 from victims.models import CaseVictim, RelationshipCategory, Victim, VictimInput, VictimLocation
+
+# The demo teams' recurring case review (issue 7): the first Tuesday of each month.
+MONTHLY_REVIEW = "Monthly MDT case review"
+MONTHLY_RULE = "FREQ=MONTHLY;BYDAY=1TU"
 
 TEAMS = [
     (
@@ -465,22 +473,54 @@ class Command(BaseCommand):
         )
 
     def _meeting(self, team: Team, organiser: User, today: dt.date) -> None:
-        # The first Tuesday of next month at 10:00 local time, computed once: the existing
-        # meeting is found by team and title, so the date does not drift between runs.
-        if ReviewMeeting.objects.filter(team=team, title="Monthly MDT case review").exists():
-            return
-        first_of_next = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-        tuesday = first_of_next + dt.timedelta(days=(1 - first_of_next.weekday()) % 7)
-        starts_at = timezone.make_aware(dt.datetime.combine(tuesday, dt.time(10, 0)))
-        meeting = self._get(
-            ReviewMeeting,
+        """The team's monthly case review: a series on the first Tuesday of each month at
+        10:00 local time, whose meetings are generated ahead with their reminders and
+        agendas (issue 7). Found by team and title, so a later run only adds the meetings
+        that have come within the horizon. A one-off meeting of that title left by an
+        earlier version of this command becomes the series' first meeting."""
+        now = timezone.now()
+        series = MeetingSeries.objects.filter(team=team, title=MONTHLY_REVIEW).first()
+        legacy = ReviewMeeting.objects.filter(
             team=team,
-            title="Monthly MDT case review",
-            defaults={
-                "starts_at": starts_at,
-                "location": f"Conference room B, {team.office.split(',')[0]}",
-                "created_by": organiser,
-            },
-        )
-        for membership in Membership.objects.active().filter(team=team):
-            self._get(MeetingAttendee, meeting=meeting, user=membership.user)
+            title=MONTHLY_REVIEW,
+            series__isnull=True,
+            status=MeetingStatus.SCHEDULED,
+            starts_at__gt=now,
+        ).first()
+        if series is None:
+            first_of_next = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+            tuesday = first_of_next + dt.timedelta(days=(1 - first_of_next.weekday()) % 7)
+            start = (
+                legacy.starts_at
+                if legacy is not None
+                else timezone.make_aware(dt.datetime.combine(tuesday, dt.time(10, 0)))
+            )
+            where = Details(
+                starts_at=start,
+                location=f"Conference room B, {team.office.split(',')[0]}",
+                title=MONTHLY_REVIEW,
+            )
+            cleaned, rule = meetings.check_series(organiser, team, where, MONTHLY_RULE, now)
+            assert cleaned.starts_at is not None  # checked: a first meeting ahead
+            series = MeetingSeries.objects.create(
+                team=team,
+                title=MONTHLY_REVIEW,
+                rule=rule,
+                starts_at=cleaned.starts_at,
+                duration_minutes=cleaned.duration_minutes or 60,
+                location=cleaned.location,
+                reminder_offsets=cleaned.reminder_offsets,
+                created_by=organiser,
+            )
+            self.created += 1
+            if legacy is not None and legacy.starts_at in recurrence.occurrences(
+                rule, series.starts_at, now, legacy.starts_at
+            ):
+                ReviewMeeting.objects.filter(pk=legacy.pk).update(
+                    series=series, occurrence_of=legacy.starts_at
+                )
+                meetings.publish(legacy, now)
+                agenda.build(legacy)
+        for meeting in meetings.generate(series, now):
+            agenda.build(meeting)
+            self.created += 1
