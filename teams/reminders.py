@@ -15,7 +15,8 @@ cancels the pending rows of people or offsets no longer on it. Sending is done b
   (taken by the notification's insert) is held only for the commit, not for the SMTP
   conversation. An e-mail's Message-ID is fixed per row and revision: if a worker dies
   after the mail server took the message and before the commit, the repeated send
-  carries the same Message-ID, which mail systems use to drop the copy. The in-app
+  carries the same Message-ID (mail programs that deduplicate by it show one copy; an
+  SMTP conversation cannot be made part of a database transaction). The in-app
   notification is created exactly once (its key is unique too);
 * a row found after its time (beat or the workers were down) is sent once, marked late
   when it is more than REMINDER_LATE_AFTER_SECONDS behind, except a meeting reminder whose
