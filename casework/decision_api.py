@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
@@ -31,7 +29,7 @@ from casework.decision_serializers import (
     WithdrawSerializer,
 )
 from casework.models import CaseDecision
-from teams.api_base import RestrictedReadOnlyViewSet, drf_errors, int_query_param
+from teams.api_base import RestrictedReadOnlyViewSet, call_service, int_query_param
 from teams.disclosure import restrict
 
 
@@ -129,12 +127,7 @@ class CaseDecisionViewSet(RestrictedReadOnlyViewSet):
 
     def _run(self, service: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the lifecycle as the signed-in user; its answers as HTTP errors."""
-        try:
-            return service(self.request.user, *args, **kwargs)
-        except DjangoValidationError as error:
-            raise drf_errors(error) from None
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from None
+        return call_service(self.request, service, *args, **kwargs)
 
     @_action_schema(
         EmptySerializer,

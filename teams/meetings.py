@@ -50,6 +50,7 @@ from teams.models import (
     Rsvp,
     Team,
     User,
+    default_reminder_offsets,
 )
 from teams.roles import Role
 
@@ -167,7 +168,8 @@ def format_offsets(values: Iterable[int]) -> str:
 
 
 def default_offsets() -> list[int]:
-    return sorted(set(settings.MEETING_REMINDER_OFFSET_MINUTES), reverse=True)
+    """The settings' offsets (the models' default), longest first, as forms show them."""
+    return sorted(set(default_reminder_offsets()), reverse=True)
 
 
 # --- A meeting's details -----------------------------------------------------------------
